@@ -1,0 +1,42 @@
+# The two commands: `make run` (set up and serve the demo portal) and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+HTMX_VERSION := 2.0.11
+HTMX := portal/static/vendor/htmx.min.js
+export FLASK_APP := portal
+
+.PHONY: run test install check-install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# htmx comes from the npm registry at install time, pinned, so no CDN is needed at run time.
+$(HTMX):
+	mkdir -p $(dir $(HTMX)) build/npm
+	cd build/npm && npm pack --silent htmx.org@$(HTMX_VERSION) >/dev/null
+	tar -xzf build/npm/htmx.org-$(HTMX_VERSION).tgz -C build/npm
+	cp build/npm/package/dist/htmx.min.js $(HTMX)
+
+$(VENV)/.installed: $(BIN)/python $(HTMX) setup.cfg examples/jsonl-report/setup.cfg
+	$(BIN)/pip install --quiet -e '.[test]' ./examples/jsonl-report
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/flask db upgrade
+	$(BIN)/flask demo
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+test: install
+	$(BIN)/python -m pytest
+	$(MAKE) check-install
+
+# The portal must also run from a plain, non-editable install, started from another folder.
+check-install: $(HTMX)
+	tests/check_install.sh $(PYTHON)
+
+clean:
+	rm -rf $(VENV) build $(HTMX) instance

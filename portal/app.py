@@ -1,0 +1,54 @@
+"""The application factory."""
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+from flask_migrate import Migrate
+from htmx_flask import Htmx
+
+from portal import config
+from portal.db import configure_sqlite
+from portal.db import db
+from portal.plugin_manager import PluginManager
+
+PACKAGE = Path(__file__).parent
+MIGRATIONS = PACKAGE / "migrations"
+
+
+def _template_folder():
+    # Installed, the templates sit inside the package; in a checkout, at the top level.
+    inside = PACKAGE / "templates"
+    return inside if inside.is_dir() else PACKAGE.parent / "templates"
+
+
+def create_app(test_config=None, plugins=None):
+    """Build the portal. ``test_config`` overrides settings (tests); ``plugins`` is a
+    ready PluginManager (tests that register plugins of their own)."""
+    app = Flask(__name__, instance_relative_config=True,
+                template_folder=str(_template_folder()), static_folder="static")
+    settings = config.load(instance_path=app.instance_path)
+    settings.update(test_config or {})
+    app.config.update(settings)
+    app.config["SECRET_KEY"] = app.config["PORTAL_SECRET_KEY"]
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["PORTAL_DATABASE_URL"]
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    logging.basicConfig(level=app.config["PORTAL_LOG_LEVEL"],
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    db.init_app(app)
+    Migrate(app, db, directory=str(MIGRATIONS))
+    Htmx(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine)
+
+    app.extensions["portal.plugins"] = plugins or PluginManager()
+
+    from portal import cli
+    from portal import views
+
+    views.register(app)
+    cli.register(app)
+    return app

@@ -1,0 +1,48 @@
+"""``flask --app portal demo``: load the demo data once; ``--campaign-size N`` adds one
+campaign of N recipients (for benchmarks)."""
+
+import random
+from datetime import timedelta
+
+import click
+from flask.cli import with_appcontext
+
+from portal import demo
+from portal.db import db
+from portal.db import utcnow
+from portal.plugin_manager import current_plugins
+
+
+@click.command("demo")
+@click.option("--campaign-size", type=click.IntRange(min=0), default=None,
+              help="Add one finished campaign of this many recipients.")
+@click.option("--seed", type=int, default=2026, help="Random seed, for repeatable data.")
+@with_appcontext
+def demo_command(campaign_size, seed):
+    """Load realistic demo campaigns (once), or add one campaign of a given size."""
+    provider = current_plugins().providers().get("twilio")
+    if provider is None:
+        raise click.ClickException("The Twilio provider plugin is not loaded, so demo "
+                                   "campaigns cannot be made; see the plugins page.")
+    rng = random.Random(seed if campaign_size is None else None)
+    now = utcnow()
+    with db.engine.begin() as connection:
+        teams = demo.ensure_teams(connection)
+        if campaign_size is not None:
+            with click.progressbar(length=campaign_size,
+                                   label=f"Adding a campaign of {campaign_size:,}") as bar:
+                campaign_id = demo.add_campaign(
+                    connection, provider, teams[0], f"Benchmark campaign of {campaign_size:,}",
+                    campaign_size, now - timedelta(days=1), demo.FINISHED_MIX, rng, bar)
+            click.echo(f"Added campaign {campaign_id} with {campaign_size:,} recipients.")
+            return
+        if demo.is_loaded(connection):
+            click.echo("Demo data is already loaded; nothing to do.")
+            return
+        total = sum(campaign[2] for campaign in demo.CAMPAIGNS)
+        with click.progressbar(length=total, label="Loading demo campaigns") as bar:
+            for name, team, size, days_ago, in_flight in demo.CAMPAIGNS:
+                mix = demo.IN_FLIGHT_MIX if in_flight else demo.FINISHED_MIX
+                demo.add_campaign(connection, provider, teams[team], name, size,
+                                  now - timedelta(days=days_ago), mix, rng, bar)
+    click.echo(f"Loaded {len(demo.CAMPAIGNS)} demo campaigns with {total:,} recipients.")

@@ -1,0 +1,106 @@
+"""Settings from environment variables that start with ``PORTAL_``.
+
+Each setting is read and checked once at start-up; a wrong value stops the portal with a
+message that names the variable and says what it expects.
+"""
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import phonenumbers
+
+PREFIX = "PORTAL_"
+
+
+class ConfigError(click.ClickException):
+    """A configuration value is wrong. A ClickException, so the ``flask`` CLI prints the
+    message alone instead of a traceback."""
+
+    def __init__(self, variable, expected, value):
+        self.variable = variable
+        super().__init__(f"{variable}={value!r} is not valid: {expected}")
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+    parse: object = str
+
+    @property
+    def variable(self):
+        return PREFIX + self.name
+
+
+def _region(value):
+    region = value.upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError("expected a two-letter region code that phonenumbers knows, like SG")
+    return region
+
+
+def _contact(value):
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+|https?://\S+", value):
+        raise ValueError("expected an e-mail address or an http(s) URL")
+    return value
+
+
+def _positive_number(value):
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError("expected a positive number") from None
+    if number <= 0:
+        raise ValueError("expected a positive number")
+    return number
+
+
+def _database_url(value):
+    if not re.match(r"^(sqlite|postgresql(\+psycopg)?)://", value):
+        raise ValueError("expected sqlite:///path/to/file.db or postgresql+psycopg://user@host/db")
+    return value
+
+
+def _log_level(value):
+    level = value.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("expected one of DEBUG, INFO, WARNING, ERROR")
+    return level
+
+
+SETTINGS = (
+    Setting("DATABASE_URL", "", "SQLAlchemy URL of the database; empty means "
+            "an SQLite file in the instance folder", _database_url),
+    Setting("SECRET_KEY", "", "key that signs sessions; set a long random value in production"),
+    Setting("DEFAULT_REGION", "SG", "region for phone numbers written without +", _region),
+    Setting("SUPPORT_CONTACT", "support@example.gov", "where people ask for help with a "
+            "message stuck in the queue (e-mail address or URL)", _contact),
+    Setting("QUEUED_WARNING_HOURS", "2", "hours after which a QUEUED message is called stuck",
+            _positive_number),
+    Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR", _log_level),
+)
+
+
+def load(environ=None, instance_path="instance"):
+    """Read every setting from ``environ`` into Flask config keys (``PORTAL_…``).
+
+    Raises ConfigError on the first bad value.
+    """
+    environ = os.environ if environ is None else environ
+    values = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.variable, setting.default)
+        if setting.name == "DATABASE_URL" and not raw:
+            values[setting.variable] = "sqlite:///" + str(Path(instance_path) / "portal.db")
+            continue
+        try:
+            values[setting.variable] = setting.parse(raw)
+        except ValueError as error:
+            raise ConfigError(setting.variable, str(error), raw) from None
+    if not values["PORTAL_SECRET_KEY"]:
+        values["PORTAL_SECRET_KEY"] = "development only: set PORTAL_SECRET_KEY"
+    return values

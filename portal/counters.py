@@ -1,0 +1,115 @@
+"""Per-campaign counts by (status, provider status, error), and the one way a message's
+status changes, so that the counts always equal a count of the rows."""
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from portal.db import upsert_add
+from portal.models import CampaignCount
+from portal.models import Message
+
+counts = CampaignCount.__table__
+messages = Message.__table__
+
+
+def bucket(status, provider_status, error_code):
+    return {"status": status, "provider_status": provider_status or "",
+            "error_code": error_code or ""}
+
+
+def add(connection, campaign_id, key, amount):
+    upsert_add(connection, counts, {"campaign_id": campaign_id, **key}, "count", amount)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A new status for a message, as a provider reported it."""
+
+    status: str
+    provider_status: str | None
+    error_code: str | None
+    rank: int
+    at: object
+
+
+def outranks(change, rank, error_code):
+    """Precedence is a total order: the rank first, then the error code, so a message ends
+    in the same state whatever order its updates came in."""
+    return (change.rank, change.error_code or "") > (rank, error_code or "")
+
+
+def apply_change(connection, message_id, change):
+    """Move one message to ``change`` if it outranks what the message has; return True when
+    it did. The row is locked while deciding (on PostgreSQL; SQLite has one writer), so
+    racing writers cannot make it regress, and the counts move in the caller's
+    transaction."""
+    old = connection.execute(
+        sa.select(messages.c.campaign_id, messages.c.status, messages.c.provider_status,
+                  messages.c.error_code, messages.c.rank)
+        .where(messages.c.id == message_id)
+        .with_for_update()
+    ).first()
+    if old is None or not outranks(change, old.rank, old.error_code):
+        return False
+    connection.execute(
+        messages.update()
+        .where(messages.c.id == message_id)
+        .values(status=change.status, provider_status=change.provider_status,
+                error_code=change.error_code, rank=change.rank, updated_at=change.at)
+    )
+    add(connection, old.campaign_id, bucket(old.status, old.provider_status, old.error_code), -1)
+    add(connection, old.campaign_id,
+        bucket(change.status, change.provider_status, change.error_code), 1)
+    return True
+
+
+def recount(connection, campaign_id):
+    """The counts as the message rows say they are: {bucket tuple: count}."""
+    rows = connection.execute(
+        sa.select(messages.c.status, messages.c.provider_status, messages.c.error_code,
+                  sa.func.count())
+        .where(messages.c.campaign_id == campaign_id)
+        .group_by(messages.c.status, messages.c.provider_status, messages.c.error_code)
+    )
+    return {(status, provider_status or "", error_code or ""): n
+            for status, provider_status, error_code, n in rows}
+
+
+def stored(connection, campaign_id):
+    rows = connection.execute(
+        sa.select(counts.c.status, counts.c.provider_status, counts.c.error_code,
+                  counts.c.count)
+        .where(counts.c.campaign_id == campaign_id)
+    )
+    return {(status, provider_status, error_code): n
+            for status, provider_status, error_code, n in rows if n}
+
+
+@dataclass(frozen=True)
+class Difference:
+    campaign_id: int
+    bucket: tuple
+    stored: int
+    actual: int
+
+
+def check(connection, campaign_id, repair=False):
+    """Compare the stored counts of a campaign with a count of its rows; with ``repair``,
+    replace the stored counts by the real ones. Returns the differences found."""
+    actual = recount(connection, campaign_id)
+    kept = stored(connection, campaign_id)
+    differences = [
+        Difference(campaign_id, key, kept.get(key, 0), actual.get(key, 0))
+        for key in sorted(set(actual) | set(kept))
+        if kept.get(key, 0) != actual.get(key, 0)
+    ]
+    if repair and differences:
+        connection.execute(counts.delete().where(counts.c.campaign_id == campaign_id))
+        if actual:
+            connection.execute(counts.insert(), [
+                {"campaign_id": campaign_id, "status": s, "provider_status": p,
+                 "error_code": e, "count": n}
+                for (s, p, e), n in actual.items()
+            ])
+    return differences

@@ -1,0 +1,18 @@
+"""The portal's pages, one blueprint per feature."""
+
+from portal.views import campaigns
+from portal.views import dashboard
+from portal.views import errors
+from portal.views import guide
+from portal.views import plugins_page
+from portal.views import reports
+
+
+def register(app):
+    for blueprint in (dashboard.bp, campaigns.bp, reports.bp, guide.bp, plugins_page.bp):
+        app.register_blueprint(blueprint)
+    errors.register(app)
+
+    @app.context_processor
+    def portal_globals():
+        return {"portal_name": "SMS Campaign Portal"}
