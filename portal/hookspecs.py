@@ -1,6 +1,6 @@
 """The hooks a plugin may implement. Each is documented for plugin authors in
-docs/plugins.md; tests/test_hooks_documented.py fails if a hook here lacks a heading there,
-and tests/test_hooks_tested.py fails if a hook has no test.
+docs/plugins.md; tests/test_hooks_meta.py fails if a hook here lacks a heading there or a
+test in tests/test_hooks.py.
 
 A plugin is any module or object with functions decorated by ``portal.hookimpl`` and named
 after these specifications.

@@ -106,11 +106,17 @@ class PluginManager:
 
     # Typed hook wrappers
 
+    def _builtin_first(self, hook_name):
+        """Each plugin's answer to a hook without arguments, the built-ins' first, so a
+        built-in wins a clash of names whenever the other plugin was registered."""
+        impls = getattr(self._pm.hook, hook_name).get_hookimpls()
+        impls = sorted(impls, key=lambda impl: impl.plugin_name not in self._builtin)
+        return [impl.function() for impl in impls]
+
     def providers(self):
-        """Every provider by name. Hooks run newest registration first and the built-in
-        plugins register last, so a built-in wins a clash of names."""
+        """Every provider by name."""
         found = {}
-        for provider_list in self._pm.hook.portal_providers():
+        for provider_list in self._builtin_first("portal_providers"):
             for provider in provider_list or ():
                 found.setdefault(provider.name, provider)
         return found
@@ -135,7 +141,7 @@ class PluginManager:
         """Every report format by file extension, ordered by label. A second plugin that
         claims an extension already taken is logged and its format skipped."""
         found = {}
-        for plugin_exporters in self._pm.hook.portal_exporters():
+        for plugin_exporters in self._builtin_first("portal_exporters"):
             for exporter in plugin_exporters or ():
                 if exporter.extension in found:
                     log.warning("two exporters claim the extension %s; keeping %s",

@@ -42,7 +42,7 @@ def next_poll(campaign_stats):
     if not campaign_stats.in_flight:
         return None
     try:
-        previous = float(request.args.get("every", POLL_FIRST))
+        previous = int(request.args.get("every", POLL_FIRST))
     except ValueError:
         previous = POLL_FIRST
     previous = min(max(previous, POLL_FIRST), POLL_LONGEST)
