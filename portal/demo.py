@@ -1,7 +1,6 @@
 """Realistic demo data: Singapore-heavy recipients with some international and some invalid
 numbers, and the mix of Twilio statuses and error codes a real campaign shows."""
 
-import random
 from datetime import timedelta
 
 import sqlalchemy as sa

@@ -10,6 +10,8 @@ from datetime import date
 import sqlalchemy as sa
 
 from portal import statuses
+from portal.db import DriverStatement
+from portal.db import iso_timestamp
 from portal.exporters import ReportColumn
 from portal.models import CampaignCount
 from portal.models import Message
@@ -40,40 +42,71 @@ def row_count(connection, campaign_id, only_errors):
     return int(connection.execute(query).scalar_one())
 
 
-def report_rows(connection, campaign, plugins, only_errors, page_rows=PAGE_ROWS):
-    """Yield one tuple of text per recipient, in id order, paging by id (never by offset)
-    so each page is one indexed range read."""
-    described = {}
+def _error_codes(connection, campaign_id):
+    """The campaign's error codes, the most frequent first."""
+    total = sa.func.sum(counts.c.count)
+    return connection.execute(
+        sa.select(counts.c.error_code)
+        .where(counts.c.campaign_id == campaign_id, counts.c.error_code != "")
+        .group_by(counts.c.error_code)
+        .having(total > 0)
+        .order_by(total.desc(), counts.c.error_code)
+    ).scalars().all()
 
-    def describe(status, provider_status, error_code):
-        key = (status, provider_status, error_code)
-        cells = described.get(key)
-        if cells is None:
-            title = action = ""
-            if error_code:
-                interpretation = plugins.interpret_error(campaign.provider, error_code)
-                title, action = interpretation.title, interpretation.action
-            cells = (status, provider_status or "", error_code or "", title, action)
-            described[key] = cells
-        return cells
 
-    query = sa.select(messages.c.id, messages.c.recipient, messages.c.status,
-                      messages.c.provider_status, messages.c.error_code,
-                      messages.c.provider_message_id, messages.c.updated_at)
-    query = query.where(messages.c.campaign_id == campaign.id)
+def report_query(connection, campaign, plugins, only_errors):
+    """The SELECT whose rows are the report's rows, cell for cell. Titles and actions come
+    from the plugins once per error code and are spliced in as CASE expressions, so the
+    database, not Python, fills them in row by row: rows without an error skip the CASE,
+    and the most frequent codes are tested first."""
+    interpretations = {code: plugins.interpret_error(campaign.provider, code)
+                       for code in _error_codes(connection, campaign.id)}
+
+    def by_code(attribute):
+        if not interpretations:
+            return sa.literal("")
+        lookup = sa.case({code: getattr(found, attribute)
+                          for code, found in interpretations.items()},
+                         value=messages.c.error_code, else_="")
+        return sa.case((messages.c.error_code.is_(None), ""), else_=lookup)
+
+    query = sa.select(
+        messages.c.recipient,
+        messages.c.status,
+        sa.func.coalesce(messages.c.provider_status, ""),
+        sa.func.coalesce(messages.c.error_code, ""),
+        by_code("title"),
+        by_code("action"),
+        sa.func.coalesce(messages.c.provider_message_id, ""),
+        iso_timestamp(messages.c.updated_at, connection.dialect.name),
+    ).where(messages.c.campaign_id == campaign.id)
     if only_errors:
         query = query.where(messages.c.status == statuses.ERROR)
-    query = query.order_by(messages.c.id).limit(page_rows)
+    return query
 
-    last_id = 0
+
+def report_rows(connection, campaign, plugins, only_errors, page_rows=PAGE_ROWS):
+    """Yield one tuple of text per recipient, in id order. Each page is an indexed range of
+    ids, its upper bound found first (never an OFFSET over the rows), then read."""
+    ids = sa.select(messages.c.id).where(messages.c.campaign_id == campaign.id)
+    if only_errors:
+        ids = ids.where(messages.c.status == statuses.ERROR)
+    after = messages.c.id > sa.bindparam("after")
+    page_end = DriverStatement(connection, ids.where(after).order_by(messages.c.id)
+                               .offset(page_rows - 1).limit(1))
+    query = report_query(connection, campaign, plugins, only_errors).where(after)
+    page = DriverStatement(connection, query.where(messages.c.id <= sa.bindparam("last"))
+                           .order_by(messages.c.id))
+    rest = DriverStatement(connection, query.order_by(messages.c.id))
+
+    last = 0
     while True:
-        page = connection.execute(query.where(messages.c.id > last_id)).all()
-        for row in page:
-            yield (row.recipient, *describe(row.status, row.provider_status, row.error_code),
-                   row.provider_message_id or "", row.updated_at.isoformat(timespec="seconds"))
-        if len(page) < page_rows:
+        bound = page_end.rows(after=last)
+        if not bound:
+            yield from rest.rows(after=last)
             return
-        last_id = page[-1].id
+        yield from page.rows(after=last, last=bound[0][0])
+        last = bound[0][0]
 
 
 def filename(campaign, extension, only_errors, today=None):

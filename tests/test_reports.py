@@ -9,8 +9,12 @@ from datetime import date
 import openpyxl
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from plugins.csv_report import neutralise
+from plugins.csv_report import neutralise_batch
 from portal.db import db
 from portal.models import Message
 from portal.plugin_manager import current_plugins
@@ -161,3 +165,18 @@ def test_unknown_only_value_is_a_400(client, make_campaign):
     response = client.get(f"/campaigns/{campaign_id}/report.csv?only=everything")
     assert response.status_code == 400
     assert "only=errors" in text(page(response))
+
+
+CELLS = st.one_of(
+    st.sampled_from(["+6581234567", "+1", "-", "=", "+", "@x", "\tx", "\rx", "-12.5", "42",
+                     "SM0a", "", "x\x00=y", "\x00", "+65 1234", "=A1,B2", 'say "hi"']),
+    st.text(alphabet="=+-@\t\r\x00,\"0123456789ab ", max_size=6),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.integers(1, 4).flatmap(
+    lambda width: st.lists(st.lists(CELLS, min_size=width, max_size=width), max_size=30)))
+def test_batch_neutralising_equals_neutralising_each_cell(rows):
+    assert [list(row) for row in neutralise_batch(rows)] == \
+        [[neutralise(cell) for cell in row] for row in rows]

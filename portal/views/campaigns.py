@@ -8,12 +8,12 @@ from flask import current_app
 from flask import g
 from flask import request
 
-from portal import statuses
 from portal import stats
+from portal import statuses
 from portal.db import db
 from portal.models import Campaign
-from portal.views import partials
 from portal.plugin_manager import current_plugins
+from portal.views import partials
 
 bp = Blueprint("campaigns", __name__)
 

@@ -8,8 +8,8 @@ from flask import Blueprint
 from flask import request
 from flask import url_for
 
-from portal import statuses
 from portal import stats
+from portal import statuses
 from portal.db import db
 from portal.models import Campaign
 from portal.models import CampaignCount
