@@ -6,6 +6,7 @@ from pathlib import Path
 from flask import Flask
 from flask_migrate import Migrate
 from htmx_flask import Htmx
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import config
 from portal.db import configure_sqlite
@@ -36,6 +37,11 @@ def create_app(test_config=None, plugins=None):
 
     logging.basicConfig(level=app.config["PORTAL_LOG_LEVEL"],
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    proxies = app.config["PORTAL_TRUSTED_PROXIES"]
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies,
+                                x_port=proxies, x_prefix=proxies)
 
     db.init_app(app)
     Migrate(app, db, directory=str(MIGRATIONS))

@@ -65,6 +65,18 @@ def _database_url(value):
     return value
 
 
+def _public_url(value):
+    if value and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", value):
+        raise ValueError("expected the portal's public base URL, like https://sms.example.gov")
+    return value.rstrip("/")
+
+
+def _count(value):
+    if not value.isdigit():
+        raise ValueError("expected a whole number, 0 or more")
+    return int(value)
+
+
 def _log_level(value):
     level = value.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -82,6 +94,15 @@ SETTINGS = (
     Setting("QUEUED_WARNING_HOURS", "2", "hours after which a QUEUED message is called stuck",
             _positive_number),
     Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR", _log_level),
+    Setting("PUBLIC_URL", "", "the base URL providers call, when the portal sits behind a "
+            "proxy; callback signatures are checked against it", _public_url),
+    Setting("TRUSTED_PROXIES", "0", "how many proxies in front of the portal set "
+            "X-Forwarded-* headers that may be believed", _count),
+    Setting("TWILIO_ACCOUNT_SID", "", "the Twilio account whose messages are synced and "
+            "whose callbacks are accepted"),
+    Setting("TWILIO_AUTH_TOKEN", "", "the Twilio auth token that signs callbacks"),
+    Setting("SYNC_AFTER_HOURS", "12", "how old a message that is not final must be before "
+            "a sync asks the provider about it", _positive_number),
 )
 
 

@@ -1,6 +1,7 @@
 """The database handle, and the few statements whose SQL differs between SQLite and
 PostgreSQL. Everything dialect-specific lives in this module."""
 
+import contextlib
 from datetime import datetime
 from datetime import timezone
 
@@ -69,7 +70,19 @@ def configure_sqlite(engine):
 
     @sa.event.listens_for(engine, "begin")
     def _begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        # A writer takes the lock at once (IMMEDIATE): a reader that upgrades to a writer
+        # mid-transaction fails at once, instead of waiting, when another writer is busy.
+        mode = connection.get_execution_options().get("sqlite_begin", "")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextlib.contextmanager
+def write_transaction(engine):
+    """A connection in a transaction meant to write, committed when the block ends."""
+    with engine.connect() as connection:
+        connection.execution_options(sqlite_begin="IMMEDIATE")
+        with connection.begin():
+            yield connection
 
 
 def upsert_add(connection, table, keys, column, amount):

@@ -54,3 +54,38 @@ def portal_exporters():
     exporters: it is the last part of the report URL) and a ``write`` function that
     streams the report to a binary stream.
     """
+
+
+@hookspec(firstresult=True)
+def portal_verify_callback(provider, url, form, headers, settings):
+    """Decide whether a status callback really comes from ``provider``.
+
+    ``url`` is the public URL the provider called (scheme, host, path and query, as the
+    provider saw it, not as a proxy rewrote it), ``form`` the posted parameters as a dict of
+    strings, ``headers`` the request headers, ``settings`` the portal's configuration (a
+    mapping; credentials are read from it). Return a ``portal.providers.Verdict``, or None
+    if this plugin does not speak for that provider. Called before anything is applied.
+    """
+
+
+@hookspec(firstresult=True)
+def portal_parse_callback(provider, form):
+    """Read a verified status callback of ``provider``.
+
+    Return a ``portal.providers.ProviderUpdate`` (message id, provider status, error code),
+    or None if this plugin does not speak for that provider. Raise
+    ``portal.providers.CallbackRejected`` with a plain reason for a malformed callback (no
+    message id, a status the provider does not have).
+    """
+
+
+@hookspec(firstresult=True)
+def portal_fetch_statuses(provider, provider_message_ids, settings):
+    """Ask ``provider``'s API for the current status of some of its messages.
+
+    ``provider_message_ids`` is a list of the provider's ids; ``settings`` the portal's
+    configuration. Return an iterable of ``ProviderUpdate`` (one per message the provider
+    knows), or None if this plugin does not speak for that provider. Raise
+    ``portal.providers.ProviderUnavailable`` when the API fails, saying whether a retry may
+    help; never report an API error as a message status.
+    """

@@ -72,3 +72,65 @@ class CampaignCount(db.Model):
     provider_status = sa.Column(sa.String(24), primary_key=True, default="")
     error_code = sa.Column(sa.String(32), primary_key=True, default="")
     count = sa.Column(sa.BigInteger, nullable=False, default=0)
+
+
+class StatusEvent(db.Model):
+    """Everything a provider or an import told us about a message's status, kept raw before
+    it is applied (in the same transaction), so that state can be rebuilt from this log.
+
+    ``outcome`` is ``applied`` (it moved the message), ``ignored`` (outranked, or a
+    duplicate), ``pending`` (its message is not registered yet) or ``rejected`` (a forged
+    or malformed callback, never applied)."""
+
+    __tablename__ = "status_events"
+    __table_args__ = (
+        sa.Index("ix_status_events_message", "provider_message_id", "outcome"),
+        sa.Index("ix_status_events_received", "received_at"),
+    )
+
+    id = sa.Column(BigId, primary_key=True)
+    provider = sa.Column(sa.String(32), nullable=False)
+    source = sa.Column(sa.String(12), nullable=False)
+    provider_message_id = sa.Column(sa.String(64), nullable=True)
+    provider_status = sa.Column(sa.String(24), nullable=True)
+    error_code = sa.Column(sa.String(32), nullable=True)
+    params = sa.Column(sa.Text, nullable=False, default="{}")
+    signature_ok = sa.Column(sa.Boolean, nullable=True)
+    outcome = sa.Column(sa.String(12), nullable=False)
+    reason = sa.Column(sa.String(300), nullable=True)
+    received_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class ApiToken(db.Model):
+    """A bearer token of the JSON API. Only a hash of the token is stored; the token itself
+    is shown once, when it is made."""
+
+    __tablename__ = "api_tokens"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    team_id = sa.Column(sa.Integer, sa.ForeignKey("teams.id"), nullable=False)
+    name = sa.Column(sa.String(120), nullable=False)
+    token_hash = sa.Column(sa.String(64), nullable=False, unique=True)
+    created_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
+    revoked_at = sa.Column(UTCDateTime, nullable=True)
+    last_used_at = sa.Column(UTCDateTime, nullable=True)
+
+    team = db.relationship(Team)
+
+
+class Job(db.Model):
+    """Long work started from a page (a provider sync), with its progress, so that any web
+    worker can show how far it has come."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (sa.Index("ix_jobs_campaign", "campaign_id", "id"),)
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    kind = sa.Column(sa.String(20), nullable=False)
+    campaign_id = sa.Column(sa.Integer, sa.ForeignKey("campaigns.id"), nullable=True)
+    state = sa.Column(sa.String(10), nullable=False, default="running")
+    done = sa.Column(sa.Integer, nullable=False, default=0)
+    total = sa.Column(sa.Integer, nullable=False, default=0)
+    message = sa.Column(sa.String(500), nullable=False, default="")
+    started_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
+    finished_at = sa.Column(UTCDateTime, nullable=True)

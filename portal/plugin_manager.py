@@ -134,6 +134,17 @@ class PluginManager:
             self._interpretations[key] = cached
         return cached
 
+    def verify_callback(self, provider, url, form, headers, settings):
+        return self._pm.hook.portal_verify_callback(provider=provider, url=url, form=form,
+                                                    headers=headers, settings=settings)
+
+    def parse_callback(self, provider, form):
+        return self._pm.hook.portal_parse_callback(provider=provider, form=form)
+
+    def fetch_statuses(self, provider, provider_message_ids, settings):
+        return self._pm.hook.portal_fetch_statuses(
+            provider=provider, provider_message_ids=provider_message_ids, settings=settings)
+
     def error_catalogue(self, provider):
         return self._pm.hook.portal_error_catalogue(provider=provider) or []
 

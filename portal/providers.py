@@ -79,3 +79,34 @@ def unknown_error(provider, code, link=""):
         link=link,
         known=False,
     )
+
+
+@dataclass(frozen=True)
+class ProviderUpdate:
+    """A status a provider reports for one of its messages (from a callback or a look-up)."""
+
+    provider_message_id: str
+    provider_status: str
+    error_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a callback really came from the provider; ``reason`` says why not."""
+
+    ok: bool
+    reason: str = ""
+
+
+class CallbackRejected(ValueError):
+    """A callback that cannot be read (no message id, an unknown status, …); the message
+    says what was wrong, for the caller and the log."""
+
+
+class ProviderUnavailable(RuntimeError):
+    """The provider's API did not answer usefully. ``retry`` tells whether asking again
+    later may help (rate limits, server errors) or not (bad credentials)."""
+
+    def __init__(self, message, retry=False):
+        super().__init__(message)
+        self.retry = retry

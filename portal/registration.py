@@ -1,6 +1,9 @@
-"""Registering a campaign's messages: numbers normalised, invalid ones recorded as ERROR with
-the invalid-number error, and the counts moved in the same transaction."""
+"""Registering a campaign's messages: numbers normalised, invalid ones recorded as ERROR
+with the invalid-number error, duplicates skipped and reported, statuses given at import
+logged as status events, and callbacks that came early applied. The counts move in the
+caller's transaction."""
 
+import json
 from dataclasses import dataclass
 from dataclasses import field
 
@@ -9,7 +12,11 @@ import sqlalchemy as sa
 from portal import counters
 from portal import phones
 from portal import statuses
+from portal.ingestion import events
 from portal.models import Message
+from portal.models import StatusEvent
+
+messages = Message.__table__
 
 
 @dataclass(frozen=True)
@@ -24,13 +31,21 @@ class NewMessage:
 class Registered:
     accepted: int = 0
     invalid_rows: list = field(default_factory=list)
+    duplicate_rows: list = field(default_factory=list)
+    early_callbacks: int = 0
+
+    def add(self, other, offset):
+        self.accepted += other.accepted
+        self.invalid_rows += [offset + row for row in other.invalid_rows]
+        self.duplicate_rows += [offset + row for row in other.duplicate_rows]
+        self.early_callbacks += other.early_callbacks
 
 
 class UnknownStatus(ValueError):
     pass
 
 
-def resolve(provider, provider_status, error_code):
+def resolve(provider, provider_status):
     """(status, rank) for a provider status; a message without one starts QUEUED."""
     if provider_status is None:
         return statuses.QUEUED, 0
@@ -42,32 +57,70 @@ def resolve(provider, provider_status, error_code):
     return known.status, known.rank
 
 
-def register(connection, campaign_id, provider, default_region, items, at):
-    """Insert ``items`` (NewMessage) into a campaign; return what was accepted and which rows
-    (0-based) held invalid numbers. The caller owns the transaction."""
+def _registered_ids(connection, provider_message_ids):
+    found = set()
+    ids = list(provider_message_ids)
+    for start in range(0, len(ids), 500):
+        found.update(connection.execute(
+            sa.select(messages.c.provider_message_id)
+            .where(messages.c.provider_message_id.in_(ids[start:start + 500]))).scalars())
+    return found
+
+
+def register(connection, campaign_id, provider, default_region, items, at, source="api"):
+    """Insert ``items`` (a list of NewMessage) into a campaign. Returns which rows (0-based)
+    were accepted, held invalid numbers or repeated a message already known."""
     result = Registered()
-    rows = []
-    tally = {}
+    known = _registered_ids(connection, {i.provider_message_id for i in items
+                                         if i.provider_message_id})
+    seen_recipients = set()
+    rows, status_events, tally = [], [], {}
     for index, item in enumerate(items):
+        message_id = item.provider_message_id
+        if message_id:
+            if message_id in known:
+                result.duplicate_rows.append(index)
+                continue
+            known.add(message_id)
         number = phones.normalise(item.recipient, default_region)
+        if not message_id:
+            key = number or (item.recipient or "").strip()
+            if key in seen_recipients:
+                result.duplicate_rows.append(index)
+                continue
+            seen_recipients.add(key)
         if number is None:
             result.invalid_rows.append(index)
             row = {"recipient": (item.recipient or "").strip()[:64], "status": statuses.ERROR,
                    "provider_status": None, "error_code": statuses.INVALID_NUMBER,
                    "rank": statuses.INVALID_NUMBER_RANK}
         else:
-            status, rank = resolve(provider, item.provider_status, item.error_code)
-            row = {"recipient": number, "status": status, "provider_status": item.provider_status,
+            status, rank = resolve(provider, item.provider_status)
+            row = {"recipient": number, "status": status,
+                   "provider_status": item.provider_status,
                    "error_code": item.error_code if status == statuses.ERROR else None,
                    "rank": rank}
-        row.update(campaign_id=campaign_id, provider_message_id=item.provider_message_id,
-                   updated_at=at)
+            if item.provider_status and message_id:
+                status_events.append({
+                    "provider": provider.name, "source": source,
+                    "provider_message_id": message_id, "provider_status": item.provider_status,
+                    "error_code": row["error_code"], "outcome": events.APPLIED,
+                    "params": json.dumps({"status": item.provider_status,
+                                          "error_code": item.error_code}),
+                    "received_at": at})
+        row.update(campaign_id=campaign_id, provider_message_id=message_id, updated_at=at)
         rows.append(row)
         key = (row["status"], row["provider_status"], row["error_code"])
         tally[key] = tally.get(key, 0) + 1
+
     if rows:
         connection.execute(sa.insert(Message), rows)
+    if status_events:
+        connection.execute(sa.insert(StatusEvent), status_events)
     for key, count in tally.items():
         counters.add(connection, campaign_id, counters.bucket(*key), count)
     result.accepted = len(rows) - len(result.invalid_rows)
+    result.early_callbacks = events.apply_pending(
+        connection, provider, [row["provider_message_id"] for row in rows
+                               if row["provider_message_id"]])
     return result

@@ -7,19 +7,25 @@ from datetime import timedelta
 import pytest
 from bs4 import BeautifulSoup
 from flask_migrate import upgrade
+from twilio.request_validator import RequestValidator
 
 from portal import create_app
 from portal import registration
+from portal import tokens
 from portal.db import db
 from portal.db import utcnow
 from portal.models import Campaign
 from portal.models import Team
 from portal.plugin_manager import current_plugins
 
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+ACCOUNT_SID = "AC" + "0" * 32
+
 
 def settings(database_path):
     return {"PORTAL_DATABASE_URL": f"sqlite:///{database_path}", "TESTING": True,
-            "PORTAL_SUPPORT_CONTACT": "help@sms.example.gov"}
+            "PORTAL_SUPPORT_CONTACT": "help@sms.example.gov",
+            "PORTAL_TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PORTAL_TWILIO_ACCOUNT_SID": ACCOUNT_SID}
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +54,11 @@ def client(app):
     return app.test_client()
 
 
+def sid(campaign_id, index):
+    """The Twilio message id make_campaign gives message ``index`` of a campaign."""
+    return f"SM{campaign_id:04d}{index:028x}"
+
+
 @pytest.fixture
 def make_campaign(app):
     """make_campaign(name, [(recipient, provider_status, error_code), …], …) → id."""
@@ -64,14 +75,52 @@ def make_campaign(app):
                                 sent_at=sent_at or utcnow() - timedelta(hours=1))
             db.session.add(campaign)
             db.session.flush()
-            items = [registration.NewMessage(recipient, f"SM{campaign.id:04d}{index:028x}",
-                                             status, code)
+            items = [registration.NewMessage(recipient, sid(campaign.id, index), status, code)
                      for index, (recipient, status, code) in enumerate(messages)]
             plugin = current_plugins().providers()[provider]
             registration.register(db.session.connection(), campaign.id, plugin, "SG", items,
                                   updated_at or utcnow())
             db.session.commit()
             return campaign.id
+
+    return make
+
+
+@pytest.fixture
+def twilio_callback(client):
+    """twilio_callback(sid, status, error_code=None, …) posts a callback signed as Twilio
+    signs it, over the URL the test client calls."""
+
+    def post(sid, status, error_code=None, url="http://localhost/callbacks/twilio",
+             token=AUTH_TOKEN, signature=None, extra=None, path="/callbacks/twilio", **kwargs):
+        form = {"MessageSid": sid, "MessageStatus": status, "AccountSid": ACCOUNT_SID,
+                "To": "+6581234567", "From": "+6580000000", "ApiVersion": "2010-04-01"}
+        if error_code:
+            form["ErrorCode"] = error_code
+        form.update(extra or {})
+        form = {key: value for key, value in form.items() if value is not None}
+        if signature is None:
+            signature = RequestValidator(token).compute_signature(url, form)
+        headers = {"X-Twilio-Signature": signature} if signature else {}
+        return client.post(path, data=form, headers=headers, **kwargs)
+
+    return post
+
+
+@pytest.fixture
+def api_token(app):
+    """api_token(team="Ops") → a bearer token for that team."""
+
+    def make(team="Ops"):
+        with app.app_context():
+            row = db.session.query(Team).filter_by(name=team).one_or_none()
+            if row is None:
+                row = Team(name=team)
+                db.session.add(row)
+                db.session.flush()
+            _, token = tokens.create(db.session, row, "tests")
+            db.session.commit()
+            return token
 
     return make
 

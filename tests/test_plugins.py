@@ -24,7 +24,8 @@ def test_plugins_page_lists_each_plugin_with_version_and_hooks(client):
     rows = plugin_rows(page(client.get("/plugins")))
     assert rows["plugins.twilio"][1] == "built in"
     assert rows["plugins.twilio"][2] == [
-        "portal_error_catalogue", "portal_interpret_error", "portal_providers"]
+        "portal_error_catalogue", "portal_fetch_statuses", "portal_interpret_error",
+        "portal_parse_callback", "portal_providers", "portal_verify_callback"]
     assert rows["plugins.csv_report"][2] == ["portal_exporters"]
     assert rows["plugins.xlsx_report"][2] == ["portal_exporters"]
     assert rows["jsonl_report"] == ["1.0.0", "installed", ["portal_exporters"]]

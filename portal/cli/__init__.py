@@ -2,8 +2,10 @@
 
 from portal.cli import counters
 from portal.cli import demo
+from portal.cli import tokens
 
 
 def register(app):
     app.cli.add_command(demo.demo_command)
     app.cli.add_command(counters.counters_group)
+    app.cli.add_command(tokens.tokens_group)

@@ -1,5 +1,7 @@
 """The portal's pages, one blueprint per feature."""
 
+from portal.views import api
+from portal.views import callbacks
 from portal.views import campaigns
 from portal.views import dashboard
 from portal.views import errors
@@ -9,7 +11,8 @@ from portal.views import reports
 
 
 def register(app):
-    for blueprint in (dashboard.bp, campaigns.bp, reports.bp, guide.bp, plugins_page.bp):
+    for blueprint in (dashboard.bp, campaigns.bp, reports.bp, guide.bp, plugins_page.bp,
+                      callbacks.bp, api.bp):
         app.register_blueprint(blueprint)
     errors.register(app)
 

@@ -1,0 +1,88 @@
+"""The status event log, and applying an event to its message. Every event is written in
+the same transaction that applies it, so a process killed in between loses nothing."""
+
+import json
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from portal import counters
+from portal.models import Message
+from portal.models import StatusEvent
+from portal.providers import ProviderUpdate
+
+events = StatusEvent.__table__
+messages = Message.__table__
+
+APPLIED = "applied"
+IGNORED = "ignored"
+PENDING = "pending"
+REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Received:
+    """What arrived, as it arrived."""
+
+    provider: str
+    source: str
+    params: dict
+    at: object
+    signature_ok: bool | None = None
+
+
+def record(connection, received, update=None, outcome=PENDING, reason=None):
+    """Write one event; return its id."""
+    return connection.execute(events.insert().values(
+        provider=received.provider, source=received.source,
+        provider_message_id=update.provider_message_id if update else None,
+        provider_status=update.provider_status if update else None,
+        error_code=update.error_code if update else None,
+        params=json.dumps(received.params, sort_keys=True), signature_ok=received.signature_ok,
+        outcome=outcome, reason=reason[:300] if reason else None, received_at=received.at,
+    ).returning(events.c.id)).scalar_one()
+
+
+def change_for(provider, update, at):
+    status = provider.status(update.provider_status)
+    error_code = update.error_code if status.status == "ERROR" else None
+    return counters.Change(status.status, update.provider_status, error_code, status.rank, at)
+
+
+def apply(connection, provider, update, event_id, at):
+    """Apply a recorded event to its message, if the message is registered; mark the event
+    with the outcome and return it."""
+    message_id = connection.execute(
+        sa.select(messages.c.id).where(
+            messages.c.provider_message_id == update.provider_message_id)).scalar()
+    if message_id is None:
+        return PENDING
+    moved = counters.apply_change(connection, message_id, change_for(provider, update, at))
+    outcome = APPLIED if moved else IGNORED
+    connection.execute(events.update().where(events.c.id == event_id).values(outcome=outcome))
+    return outcome
+
+
+def receive(connection, provider, received, update):
+    """Record and apply one update in the caller's transaction; return the outcome."""
+    event_id = record(connection, received, update)
+    return apply(connection, provider, update, event_id, received.at)
+
+
+def apply_pending(connection, provider, provider_message_ids):
+    """Apply the events that arrived before their messages were registered."""
+    applied = 0
+    ids = list(provider_message_ids)
+    for start in range(0, len(ids), 500):
+        rows = connection.execute(
+            sa.select(events.c.id, events.c.provider_message_id, events.c.provider_status,
+                      events.c.error_code, events.c.received_at)
+            .where(events.c.provider_message_id.in_(ids[start:start + 500]),
+                   events.c.outcome == PENDING, events.c.provider == provider.name)
+            .order_by(events.c.id)
+        ).all()
+        for row in rows:
+            update = ProviderUpdate(row.provider_message_id, row.provider_status, row.error_code)
+            if apply(connection, provider, update, row.id, row.received_at) == APPLIED:
+                applied += 1
+    return applied

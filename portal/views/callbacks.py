@@ -1,0 +1,77 @@
+"""Status callbacks from providers: the plugin verifies and reads them, the core records and
+applies them."""
+
+import logging
+
+from flask import Blueprint
+from flask import current_app
+from flask import jsonify
+from flask import request
+
+from portal.db import db
+from portal.db import utcnow
+from portal.db import write_transaction
+from portal.ingestion import events
+from portal.phones import masked
+from portal.plugin_manager import current_plugins
+from portal.providers import CallbackRejected
+
+bp = Blueprint("callbacks", __name__)
+log = logging.getLogger(__name__)
+
+
+def public_url():
+    """The URL the provider called. Behind a proxy Flask sees another scheme, host or port,
+    so a configured public base URL wins; otherwise X-Forwarded-* headers are believed only
+    from the number of proxies configured (see create_app)."""
+    base = current_app.config["PORTAL_PUBLIC_URL"]
+    if not base:
+        return request.url
+    query = request.query_string.decode("latin-1")
+    return base + request.path + (f"?{query}" if query else "")
+
+
+def answer(status, outcome, reason=""):
+    return jsonify({"outcome": outcome, "reason": reason}), status
+
+
+@bp.post("/callbacks/<provider_name>")
+def receive(provider_name):
+    plugins = current_plugins()
+    provider = plugins.providers().get(provider_name)
+    if provider is None:
+        return answer(404, "unknown-provider", f"no plugin describes provider {provider_name!r}")
+    form = request.form.to_dict()
+    received = events.Received(provider.name, "callback", form, utcnow())
+    fields = {"provider": provider.name, "message_id": form.get("MessageSid", "")[:40],
+              "to": masked(form.get("To", ""))}
+
+    verdict = plugins.verify_callback(provider.name, public_url(), form, request.headers,
+                                      current_app.config)
+    if verdict is None:
+        return answer(404, "unknown-provider", f"no plugin verifies {provider.name} callbacks")
+    if not verdict.ok:
+        log.warning("callback refused provider=%s message=%s to=%s reason=%s",
+                    fields["provider"], fields["message_id"], fields["to"], verdict.reason,
+                    extra=fields)
+        with write_transaction(db.engine) as connection:
+            events.record(connection, events.Received(
+                provider.name, "callback", form, received.at, signature_ok=False),
+                outcome=events.REJECTED, reason=verdict.reason)
+        return answer(403, "refused", verdict.reason)
+
+    received = events.Received(provider.name, "callback", form, received.at, signature_ok=True)
+    try:
+        update = plugins.parse_callback(provider.name, form)
+    except CallbackRejected as error:
+        log.warning("callback malformed provider=%s message=%s reason=%s",
+                    fields["provider"], fields["message_id"], error, extra=fields)
+        with write_transaction(db.engine) as connection:
+            events.record(connection, received, outcome=events.REJECTED, reason=str(error))
+        return answer(400, "malformed", str(error))
+
+    with write_transaction(db.engine) as connection:
+        outcome = events.receive(connection, provider, received, update)
+    log.debug("callback %s provider=%s message=%s status=%s", outcome, provider.name,
+              update.provider_message_id, update.provider_status, extra=fields)
+    return answer(200, outcome)
