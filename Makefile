@@ -25,9 +25,15 @@ $(VENV)/.installed: $(BIN)/python $(HTMX) setup.cfg examples/jsonl-report/setup.
 
 install: $(VENV)/.installed
 
+# The simulator plays Twilio for the campaign in flight, signing with this demo token
+# unless PORTAL_TWILIO_AUTH_TOKEN is set.
+run: export PORTAL_TWILIO_AUTH_TOKEN ?= demo-token-for-the-simulator
 run: install
 	$(BIN)/flask db upgrade
-	$(BIN)/flask demo
+	$(BIN)/flask demo --live
+	@echo "Open http://127.0.0.1:5000 ; the simulator is moving the campaign in flight."
+	$(BIN)/flask simulate & simulator=$$!; \
+	trap 'kill $$simulator 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
 test: install

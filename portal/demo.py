@@ -10,6 +10,7 @@ from portal import statuses
 from portal.db import utcnow
 from portal.models import Campaign
 from portal.models import Message
+from portal.models import StatusEvent
 from portal.models import Team
 
 TEAMS = ("Public Health Office", "Transport Alerts")
@@ -26,6 +27,11 @@ FINISHED_MIX = (
 # While a campaign is still going out, part of it has not reached a final status.
 IN_FLIGHT_MIX = FINISHED_MIX + (("queued", None, 900), ("sending", None, 400),
                                 ("accepted", None, 100))
+# A campaign that has only just gone out: most of it still on the way.
+LIVE_MIX = (("queued", None, 50), ("sending", None, 20), ("accepted", None, 10),
+            ("delivered", None, 15), ("sent", None, 5))
+LIVE_NAME = "Live demo: road works alert"
+LIVE_SIZE = 1_500
 INVALID_SHARE = 0.02
 INTERNATIONAL_SHARE = 0.06
 
@@ -70,7 +76,7 @@ def add_campaign(connection, provider, team_id, name, size, sent_at, mix, rng, p
                                    sent_at=sent_at, created_at=sent_at)
         .returning(Campaign.id)).scalar_one()
     tally = {}
-    rows = []
+    rows, status_events = [], []
     now = utcnow()
     for provider_status, error_code in _outcomes(mix, rng, size):
         if rng.random() < INVALID_SHARE:
@@ -85,6 +91,11 @@ def add_campaign(connection, provider, team_id, name, size, sent_at, mix, rng, p
             updated_at = sent_at + timedelta(seconds=rng.randrange(5, 60))
         else:
             updated_at = min(now, sent_at + timedelta(seconds=rng.randrange(2, 3 * 3600)))
+        if provider_status:
+            status_events.append({
+                "provider": provider.name, "source": "demo", "provider_message_id": message_id,
+                "provider_status": provider_status, "error_code": error_code,
+                "params": "{}", "outcome": "applied", "received_at": updated_at})
         rows.append({"campaign_id": campaign_id, "recipient": recipient,
                      "provider_message_id": message_id, "status": status,
                      "provider_status": provider_status, "error_code": error_code,
@@ -92,18 +103,24 @@ def add_campaign(connection, provider, team_id, name, size, sent_at, mix, rng, p
         key = (status, provider_status or "", error_code or "")
         tally[key] = tally.get(key, 0) + 1
         if len(rows) == batch:
-            connection.execute(sa.insert(Message), rows)
-            if progress:
-                progress.update(len(rows))
-            rows = []
-    if rows:
-        connection.execute(sa.insert(Message), rows)
-        if progress:
-            progress.update(len(rows))
+            _insert(connection, rows, status_events, progress)
+            rows, status_events = [], []
+    _insert(connection, rows, status_events, progress)
     for (status, provider_status, error_code), count in tally.items():
         counters.add(connection, campaign_id,
                      counters.bucket(status, provider_status, error_code), count)
     return campaign_id
+
+
+def _insert(connection, rows, status_events, progress):
+    """Messages, and the status events that explain their statuses (so that the state can
+    be rebuilt from the log, as for real campaigns)."""
+    if rows:
+        connection.execute(sa.insert(Message), rows)
+    if status_events:
+        connection.execute(sa.insert(StatusEvent), status_events)
+    if progress:
+        progress.update(len(rows))
 
 
 def ensure_teams(connection):

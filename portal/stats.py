@@ -16,6 +16,16 @@ counts = CampaignCount.__table__
 messages = Message.__table__
 
 
+def in_flight_clause(campaign_id_column):
+    """SQL that is true when the campaign has a message still in flight: one indexed probe
+    of its counts."""
+    return sa.exists().where(
+        counts.c.campaign_id == campaign_id_column,
+        counts.c.status.in_(statuses.IN_FLIGHT),
+        counts.c.count > 0,
+    )
+
+
 def share(part, whole):
     return part / whole if whole else 0.0
 

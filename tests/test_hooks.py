@@ -6,10 +6,14 @@ import contextlib
 from portal import hookimpl
 from portal import statuses
 from portal.exporters import Exporter
+from portal.providers import CallbackRejected
 from portal.providers import ErrorInterpretation
 from portal.providers import Provider
 from portal.providers import ProviderStatus
+from portal.providers import ProviderUpdate
+from portal.providers import Verdict
 from tests.conftest import page
+from tests.conftest import sid
 from tests.conftest import text
 
 
@@ -47,6 +51,29 @@ class AcmeSMS:
                 stream.write(("\t".join(row) + "\n").encode())
 
         return [Exporter("tsv", "Tab-separated", "text/tab-separated-values", "tsv", write)]
+
+    @hookimpl
+    def portal_verify_callback(self, provider, url, form, headers, settings):
+        if provider != "acme":
+            return None
+        if headers.get("X-Acme-Key") != settings.get("ACME_KEY"):
+            return Verdict(False, "the Acme key is wrong")
+        return Verdict(True)
+
+    @hookimpl
+    def portal_parse_callback(self, provider, form):
+        if provider != "acme":
+            return None
+        if "id" not in form:
+            raise CallbackRejected("Acme callbacks carry an id")
+        return ProviderUpdate(form["id"], form["state"], form.get("code") or None)
+
+    @hookimpl
+    def portal_fetch_statuses(self, provider, provider_message_ids, settings):
+        if provider != "acme":
+            return None
+        self.asked = list(provider_message_ids)
+        return [ProviderUpdate(message_id, "ok") for message_id in provider_message_ids]
 
 
 @contextlib.contextmanager
@@ -113,3 +140,40 @@ def test_a_builtin_wins_a_clash_of_extensions(app, client, make_campaign):
 
     with registered(app, FakeCsv(), name="fake") as manager:
         assert manager.exporters()["csv"].format_id == "csv"
+
+
+def test_hook_portal_verify_callback(app, client, make_campaign):
+    app.config["ACME_KEY"] = "secret"
+    with registered(app, AcmeSMS()):
+        campaign_id = make_campaign("Acme send", [("+6581234567", "pending", None)],
+                                    provider="acme")
+        refused = client.post("/callbacks/acme", data={"id": sid(campaign_id, 0), "state": "ok"},
+                              headers={"X-Acme-Key": "guess"})
+        assert refused.status_code == 403 and refused.json["reason"] == "the Acme key is wrong"
+        accepted = client.post("/callbacks/acme", data={"id": sid(campaign_id, 0), "state": "ok"},
+                               headers={"X-Acme-Key": "secret"})
+        assert accepted.status_code == 200 and accepted.json["outcome"] == "applied"
+
+
+def test_hook_portal_parse_callback(app, client, make_campaign):
+    app.config["ACME_KEY"] = "secret"
+    with registered(app, AcmeSMS()):
+        campaign_id = make_campaign("Acme send", [("+6581234567", "pending", None)],
+                                    provider="acme")
+        key = {"X-Acme-Key": "secret"}
+        malformed = client.post("/callbacks/acme", data={"state": "ok"}, headers=key)
+        assert malformed.status_code == 400
+        assert malformed.json["reason"] == "Acme callbacks carry an id"
+        client.post("/callbacks/acme", data={"id": sid(campaign_id, 0), "state": "bounced",
+                                             "code": "B7"}, headers=key)
+        row = page(client.get(f"/campaigns/{campaign_id}")).select_one("tr.error-row")
+        assert row["data-code"] == "B7" and "Mailbox full" in text(row)
+
+
+def test_hook_portal_fetch_statuses(app, make_campaign):
+    plugin = AcmeSMS()
+    with registered(app, plugin) as manager:
+        updates = manager.fetch_statuses("acme", ["A1", "A2"], app.config)
+        assert updates == [ProviderUpdate("A1", "ok"), ProviderUpdate("A2", "ok")]
+        assert plugin.asked == ["A1", "A2"]
+        assert manager.fetch_statuses("nobody", ["A1"], app.config) is None

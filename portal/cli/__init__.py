@@ -2,6 +2,8 @@
 
 from portal.cli import counters
 from portal.cli import demo
+from portal.cli import events
+from portal.cli import simulate
 from portal.cli import tokens
 
 
@@ -9,3 +11,5 @@ def register(app):
     app.cli.add_command(demo.demo_command)
     app.cli.add_command(counters.counters_group)
     app.cli.add_command(tokens.tokens_group)
+    app.cli.add_command(events.events_group)
+    app.cli.add_command(simulate.simulate_command)

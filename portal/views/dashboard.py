@@ -12,7 +12,6 @@ from portal import stats
 from portal import statuses
 from portal.db import db
 from portal.models import Campaign
-from portal.models import CampaignCount
 from portal.views import partials
 
 bp = Blueprint("dashboard", __name__)
@@ -54,14 +53,6 @@ class Filters:
         return url_for("dashboard.index", **kept)
 
 
-def _in_flight():
-    return sa.exists().where(
-        CampaignCount.campaign_id == Campaign.id,
-        CampaignCount.status.in_(statuses.IN_FLIGHT),
-        CampaignCount.count > 0,
-    )
-
-
 @dataclass(frozen=True)
 class Row:
     campaign: Campaign
@@ -88,9 +79,9 @@ def index():
         escaped = filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(Campaign.name.ilike(f"%{escaped}%", escape="\\"))
     if filters.state == "in_flight":
-        query = query.where(_in_flight())
+        query = query.where(stats.in_flight_clause(Campaign.id))
     elif filters.state == "finished":
-        query = query.where(~_in_flight())
+        query = query.where(~stats.in_flight_clause(Campaign.id))
 
     matching = db.session.execute(
         sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
