@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from portal import config
 from portal.db import configure_sqlite
 from portal.db import db
+from portal.ingestion.applier import Applier
 from portal.plugin_manager import PluginManager
 
 PACKAGE = Path(__file__).parent
@@ -51,6 +52,7 @@ def create_app(test_config=None, plugins=None):
             configure_sqlite(db.engine)
 
     app.extensions["portal.plugins"] = plugins or PluginManager()
+    app.extensions["portal.applier"] = Applier(app)
 
     from portal import cli
     from portal import views

@@ -13,9 +13,14 @@ counts = CampaignCount.__table__
 messages = Message.__table__
 
 
+def key(status, provider_status, error_code):
+    """A bucket as a tuple, "none" written as an empty string."""
+    return (status, provider_status or "", error_code or "")
+
+
 def bucket(status, provider_status, error_code):
-    return {"status": status, "provider_status": provider_status or "",
-            "error_code": error_code or ""}
+    status, provider_status, error_code = key(status, provider_status, error_code)
+    return {"status": status, "provider_status": provider_status, "error_code": error_code}
 
 
 def add(connection, campaign_id, key, amount):

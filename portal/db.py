@@ -72,8 +72,10 @@ def configure_sqlite(engine):
     def _begin(connection):
         # A writer takes the lock at once (IMMEDIATE): a reader that upgrades to a writer
         # mid-transaction fails at once, instead of waiting, when another writer is busy.
-        mode = connection.get_execution_options().get("sqlite_begin", "")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        options = connection.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return
+        connection.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', '')}")
 
 
 @contextlib.contextmanager
@@ -83,6 +85,15 @@ def write_transaction(engine):
         connection.execution_options(sqlite_begin="IMMEDIATE")
         with connection.begin():
             yield connection
+
+
+@contextlib.contextmanager
+def single_statements(engine):
+    """A connection on which each statement commits by itself: the database's write lock
+    is held only while the statement runs, not across Python code between statements."""
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
 
 
 def upsert_add(connection, table, keys, column, amount):

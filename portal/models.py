@@ -78,13 +78,15 @@ class StatusEvent(db.Model):
     """Everything a provider or an import told us about a message's status, kept raw before
     it is applied (in the same transaction), so that state can be rebuilt from this log.
 
-    ``outcome`` is ``applied`` (it moved the message), ``ignored`` (outranked, or a
-    duplicate), ``pending`` (its message is not registered yet) or ``rejected`` (a forged
-    or malformed callback, never applied)."""
+    ``outcome`` is ``received`` (kept, not applied yet), ``applied`` (it moved the
+    message), ``ignored`` (outranked, or a duplicate), ``pending`` (its message is not
+    registered yet) or ``rejected`` (a forged or malformed callback, never applied)."""
 
     __tablename__ = "status_events"
     __table_args__ = (
         sa.Index("ix_status_events_message", "provider_message_id", "outcome"),
+        # The applier takes the oldest received events.
+        sa.Index("ix_status_events_outcome", "outcome", "id"),
         sa.Index("ix_status_events_received", "received_at"),
     )
 

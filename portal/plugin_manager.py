@@ -42,6 +42,7 @@ class PluginManager:
         self._builtin = set()
         self.failures = []
         self._interpretations = {}
+        self._providers = None
         if load_installed:
             self._load_entry_points()
         for module_name in BUILTIN_PLUGINS:
@@ -83,13 +84,17 @@ class PluginManager:
         self._versions[name] = version
         if builtin:
             self._builtin.add(name)
-        self._interpretations.clear()
+        self._plugins_changed()
         return True
 
     def unregister(self, name):
         self._pm.unregister(name=name)
         self._versions.pop(name, None)
+        self._plugins_changed()
+
+    def _plugins_changed(self):
         self._interpretations.clear()
+        self._providers = None
 
     def _fail(self, name, reason):
         log.error("plugin %s %s; the portal starts without it", name, reason,
@@ -114,7 +119,12 @@ class PluginManager:
         return [impl.function() for impl in impls]
 
     def providers(self):
-        """Every provider by name."""
+        """Every provider by name (asked of the plugins once, until plugins change)."""
+        if self._providers is None:
+            self._providers = self._collect_providers()
+        return self._providers
+
+    def _collect_providers(self):
         found = {}
         for provider_list in self._builtin_first("portal_providers"):
             for provider in provider_list or ():

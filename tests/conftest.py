@@ -25,6 +25,9 @@ ACCOUNT_SID = "AC" + "0" * 32
 def settings(database_path):
     return {"PORTAL_DATABASE_URL": f"sqlite:///{database_path}", "TESTING": True,
             "PORTAL_SUPPORT_CONTACT": "help@sms.example.gov",
+            # Callbacks are applied within the request, so a test sees the outcome at once;
+            # test_applier.py covers the background applier.
+            "PORTAL_APPLY_INLINE": True,
             "PORTAL_TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PORTAL_TWILIO_ACCOUNT_SID": ACCOUNT_SID}
 
 

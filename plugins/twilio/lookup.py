@@ -2,13 +2,17 @@
 
 import logging
 
+from twilio.base.exceptions import TwilioException
 from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from portal.providers import ProviderUnavailable
 from portal.providers import ProviderUpdate
 
 log = logging.getLogger(__name__)
+TIMEOUT_SECONDS = 30
 
 
 def client(settings):
@@ -18,7 +22,8 @@ def client(settings):
         raise ProviderUnavailable("set PORTAL_TWILIO_ACCOUNT_SID and PORTAL_TWILIO_AUTH_TOKEN "
                                   "to ask Twilio for statuses", retry=False)
     # Tests hand in a twilio.http.HttpClient that answers as Twilio's API does.
-    return Client(account, token, http_client=settings.get("TWILIO_HTTP_CLIENT"))
+    http = settings.get("TWILIO_HTTP_CLIENT") or TwilioHttpClient(timeout=TIMEOUT_SECONDS)
+    return Client(account, token, http_client=http)
 
 
 def fetch(message_ids, settings):
@@ -27,7 +32,7 @@ def fetch(message_ids, settings):
     for sid in message_ids:
         try:
             message = api.messages(sid).fetch()
-        except TwilioRestException as error:
+        except (TwilioRestException, TwilioServiceException) as error:
             if error.status == 404:
                 log.warning("twilio does not know message %s", sid, extra={"message_id": sid})
                 continue
@@ -36,8 +41,13 @@ def fetch(message_ids, settings):
                                           f"check PORTAL_TWILIO_ACCOUNT_SID and "
                                           f"PORTAL_TWILIO_AUTH_TOKEN", retry=False) from None
             retry = error.status == 429 or error.status >= 500
-            raise ProviderUnavailable(f"Twilio answered {error.status}: {error.msg}",
+            detail = getattr(error, "msg", None) or getattr(error, "title", "")
+            raise ProviderUnavailable(f"Twilio answered {error.status}: {detail}",
                                       retry=retry) from None
+        except (TwilioException, OSError) as error:
+            # A timeout or a broken connection: worth asking again later.
+            raise ProviderUnavailable(f"Twilio could not be reached: {error}",
+                                      retry=True) from None
         code = str(message.error_code) if message.error_code else None
         updates.append(ProviderUpdate(sid, str(message.status).lower(), code))
     return updates

@@ -4,6 +4,7 @@ from portal.cli import counters
 from portal.cli import demo
 from portal.cli import events
 from portal.cli import simulate
+from portal.cli import sync
 from portal.cli import tokens
 
 
@@ -11,5 +12,6 @@ def register(app):
     app.cli.add_command(demo.demo_command)
     app.cli.add_command(counters.counters_group)
     app.cli.add_command(tokens.tokens_group)
+    app.cli.add_command(sync.sync_command)
     app.cli.add_command(events.events_group)
     app.cli.add_command(simulate.simulate_command)

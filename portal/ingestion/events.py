@@ -14,6 +14,7 @@ from portal.providers import ProviderUpdate
 events = StatusEvent.__table__
 messages = Message.__table__
 
+RECEIVED = "received"
 APPLIED = "applied"
 IGNORED = "ignored"
 PENDING = "pending"
@@ -31,20 +32,28 @@ class Received:
     signature_ok: bool | None = None
 
 
+# Built once: the callback path runs this for every callback.
+INSERT = events.insert().returning(events.c.id)
+
+
 def record(connection, received, update=None, outcome=PENDING, reason=None):
     """Write one event; return its id."""
-    return connection.execute(events.insert().values(
-        provider=received.provider, source=received.source,
-        provider_message_id=update.provider_message_id if update else None,
-        provider_status=update.provider_status if update else None,
-        error_code=update.error_code if update else None,
-        params=json.dumps(received.params, sort_keys=True), signature_ok=received.signature_ok,
-        outcome=outcome, reason=reason[:300] if reason else None, received_at=received.at,
-    ).returning(events.c.id)).scalar_one()
+    return connection.execute(INSERT, {
+        "provider": received.provider, "source": received.source,
+        "provider_message_id": update.provider_message_id if update else None,
+        "provider_status": update.provider_status if update else None,
+        "error_code": update.error_code if update else None,
+        "params": json.dumps(received.params, sort_keys=True),
+        "signature_ok": received.signature_ok, "outcome": outcome,
+        "reason": reason[:300] if reason else None, "received_at": received.at,
+    }).scalar_one()
 
 
 def change_for(provider, update, at):
+    """The Change an update asks for, or None for a status the provider does not have."""
     status = provider.status(update.provider_status)
+    if status is None:
+        return None
     error_code = update.error_code if status.status == "ERROR" else None
     return counters.Change(status.status, update.provider_status, error_code, status.rank, at)
 
@@ -57,7 +66,8 @@ def apply(connection, provider, update, event_id, at):
             messages.c.provider_message_id == update.provider_message_id)).scalar()
     if message_id is None:
         return PENDING
-    moved = counters.apply_change(connection, message_id, change_for(provider, update, at))
+    change = change_for(provider, update, at)
+    moved = change is not None and counters.apply_change(connection, message_id, change)
     outcome = APPLIED if moved else IGNORED
     connection.execute(events.update().where(events.c.id == event_id).values(outcome=outcome))
     return outcome

@@ -34,10 +34,8 @@ def _rebuilt(provider, row, updates):
         return _state(row)
     best = counters.Change(statuses.QUEUED, None, None, 0, None)
     for update in updates:
-        if provider.status(update.provider_status) is None:
-            continue
         change = events.change_for(provider, update, None)
-        if counters.outranks(change, best.rank, best.error_code):
+        if change is not None and counters.outranks(change, best.rank, best.error_code):
             best = change
     return (best.status, best.provider_status, best.error_code, best.rank)
 

@@ -8,11 +8,13 @@ from portal.views import errors
 from portal.views import guide
 from portal.views import plugins_page
 from portal.views import reports
+from portal.views import sync
+from portal.views import uploads
 
 
 def register(app):
     for blueprint in (dashboard.bp, campaigns.bp, reports.bp, guide.bp, plugins_page.bp,
-                      callbacks.bp, api.bp):
+                      callbacks.bp, api.bp, uploads.bp, sync.bp):
         app.register_blueprint(blueprint)
     errors.register(app)
 

@@ -3,15 +3,19 @@ applies them."""
 
 import logging
 
+import sqlalchemy as sa
 from flask import Blueprint
 from flask import current_app
 from flask import jsonify
 from flask import request
 
 from portal.db import db
+from portal.db import single_statements
 from portal.db import utcnow
 from portal.db import write_transaction
+from portal.ingestion import applier
 from portal.ingestion import events
+from portal.models import StatusEvent
 from portal.phones import masked
 from portal.plugin_manager import current_plugins
 from portal.providers import CallbackRejected
@@ -70,8 +74,15 @@ def receive(provider_name):
             events.record(connection, received, outcome=events.REJECTED, reason=str(error))
         return answer(400, "malformed", str(error))
 
-    with write_transaction(db.engine) as connection:
-        outcome = events.receive(connection, provider, received, update)
-    log.debug("callback %s provider=%s message=%s status=%s", outcome, provider.name,
-              update.provider_message_id, update.provider_status, extra=fields)
-    return answer(200, outcome)
+    with single_statements(db.engine) as connection:
+        event_id = events.record(connection, received, update, outcome=events.RECEIVED)
+    if current_app.config.get("PORTAL_APPLY_INLINE"):
+        applier.drain(db.engine, plugins.providers())
+        return answer(200, _outcome(event_id))
+    current_app.extensions["portal.applier"].wake()
+    return answer(200, events.RECEIVED)
+
+
+def _outcome(event_id):
+    return db.session.execute(sa.select(StatusEvent.outcome).where(
+        StatusEvent.id == event_id)).scalar_one()
