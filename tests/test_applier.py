@@ -5,6 +5,10 @@ import threading
 import time
 
 import sqlalchemy as sa
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from portal import counters
 from portal.db import db
@@ -99,3 +103,45 @@ def test_two_appliers_at_once_apply_each_event_once(app, make_campaign):
         assert left == 0
         assert counters.check(db.session.connection(), campaign_id) == []
         assert sum(counters.stored(db.session.connection(), campaign_id).values()) == size
+
+
+SEQUENCES = [
+    [("accepted", None), ("queued", None), ("sending", None), ("sent", None),
+     ("delivered", None)],
+    [("queued", None), ("sending", None), ("sent", None), ("undelivered", "30003")],
+    [("queued", None), ("sending", None), ("failed", "30008"), ("failed", "30003")],
+    [("sent", None), ("delivered", None), ("undelivered", "30005"), ("read", None)],
+]
+
+
+@st.composite
+def scrambled(draw):
+    """Per message: a realistic sequence, its events reordered and some repeated, and the
+    batch sizes the applier happens to take them in."""
+    cases = []
+    for index in range(draw(st.integers(1, 4))):
+        sequence = draw(st.sampled_from(SEQUENCES))
+        extra = draw(st.lists(st.sampled_from(sequence), max_size=len(sequence)))
+        cases.append((index, sequence, draw(st.permutations(sequence + extra))))
+    return cases, draw(st.integers(1, 7))
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=scrambled())
+def test_batches_in_any_order_end_where_the_sequence_in_order_ends(app, make_campaign, case,
+                                                                  monkeypatch):
+    cases, batch = case
+    monkeypatch.setattr(applier, "BATCH", batch)
+    size = len(cases)
+    ordered = make_campaign("In order", [(f"+6581{n:06d}", None, None) for n in range(size)])
+    shuffled = make_campaign("Shuffled", [(f"+6582{n:06d}", None, None) for n in range(size)])
+    record_received(app, ordered, [(i, s, c) for i, sequence, _ in cases for s, c in sequence])
+    with app.app_context():
+        applier.drain(db.engine, app.extensions["portal.plugins"].providers())
+    record_received(app, shuffled, [(i, s, c) for i, _, events_ in cases for s, c in events_])
+    with app.app_context():
+        applier.drain(db.engine, app.extensions["portal.plugins"].providers())
+        assert counters.check(db.session.connection(), shuffled) == []
+    for index, _, _ in cases:
+        assert state(app, sid(shuffled, index)) == state(app, sid(ordered, index))

@@ -46,7 +46,7 @@ def _messages_by_provider_id(connection, provider_message_ids):
     return found
 
 
-def apply_received(connection, providers, limit=BATCH):
+def apply_received(connection, providers, limit):
     """Apply up to ``limit`` received events, oldest first, in the caller's transaction.
     Returns how many were handled. Workers racing for the same events skip each other's
     (on PostgreSQL, SKIP LOCKED; SQLite has one writer at a time anyway)."""
@@ -109,7 +109,7 @@ def drain(engine, providers):
     handled = 0
     while True:
         with write_transaction(engine) as connection:
-            done = apply_received(connection, providers)
+            done = apply_received(connection, providers, BATCH)
         handled += done
         if done < BATCH:
             return handled
