@@ -58,7 +58,7 @@ def report_sql(campaign_id):
         campaign = db.session.get(Campaign, campaign_id)
         query = reports.report_query(connection, campaign, app.extensions["portal.plugins"],
                                      only_errors=False).order_by(reports.messages.c.id)
-        statement = DriverStatement(connection, query)
+        statement = DriverStatement(query, connection.dialect)
         parameters = statement.compiled.construct_params()
         return statement.sql, [parameters[name] for name in statement.compiled.positiontup]
 

@@ -87,7 +87,6 @@ class StatusEvent(db.Model):
         sa.Index("ix_status_events_message", "provider_message_id", "outcome"),
         # The applier takes the oldest received events.
         sa.Index("ix_status_events_outcome", "outcome", "id"),
-        sa.Index("ix_status_events_received", "received_at"),
     )
 
     id = sa.Column(BigId, primary_key=True)

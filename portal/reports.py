@@ -91,21 +91,22 @@ def report_rows(connection, campaign, plugins, only_errors, page_rows=PAGE_ROWS)
     ids = sa.select(messages.c.id).where(messages.c.campaign_id == campaign.id)
     if only_errors:
         ids = ids.where(messages.c.status == statuses.ERROR)
+    dialect = connection.dialect
     after = messages.c.id > sa.bindparam("after")
-    page_end = DriverStatement(connection, ids.where(after).order_by(messages.c.id)
-                               .offset(page_rows - 1).limit(1))
+    page_end = DriverStatement(ids.where(after).order_by(messages.c.id)
+                               .offset(page_rows - 1).limit(1), dialect)
     query = report_query(connection, campaign, plugins, only_errors).where(after)
-    page = DriverStatement(connection, query.where(messages.c.id <= sa.bindparam("last"))
-                           .order_by(messages.c.id))
-    rest = DriverStatement(connection, query.order_by(messages.c.id))
+    page = DriverStatement(query.where(messages.c.id <= sa.bindparam("last"))
+                           .order_by(messages.c.id), dialect)
+    rest = DriverStatement(query.order_by(messages.c.id), dialect)
 
     last = 0
     while True:
-        bound = page_end.rows(after=last)
+        bound = page_end.rows(connection, after=last)
         if not bound:
-            yield from rest.rows(after=last)
+            yield from rest.rows(connection, after=last)
             return
-        yield from page.rows(after=last, last=bound[0][0])
+        yield from page.rows(connection, after=last, last=bound[0][0])
         last = bound[0][0]
 
 

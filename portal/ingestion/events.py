@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from portal import counters
+from portal.db import DriverStatement
 from portal.models import Message
 from portal.models import StatusEvent
 from portal.providers import ProviderUpdate
@@ -32,13 +33,21 @@ class Received:
     signature_ok: bool | None = None
 
 
-# Built once: the callback path runs this for every callback.
-INSERT = events.insert().returning(events.c.id)
+COLUMNS = ("provider", "source", "provider_message_id", "provider_status", "error_code",
+           "params", "signature_ok", "outcome", "reason", "received_at")
+INSERT = events.insert().values({name: sa.bindparam(name) for name in COLUMNS}).returning(
+    events.c.id)
+# Compiled once per database dialect: the callback path writes one event per callback.
+_compiled_inserts = {}
 
 
 def record(connection, received, update=None, outcome=PENDING, reason=None):
     """Write one event; return its id."""
-    return connection.execute(INSERT, {
+    statement = _compiled_inserts.get(connection.dialect.name)
+    if statement is None:
+        statement = _compiled_inserts.setdefault(connection.dialect.name,
+                                                 DriverStatement(INSERT, connection.dialect))
+    return statement.rows(connection, **{
         "provider": received.provider, "source": received.source,
         "provider_message_id": update.provider_message_id if update else None,
         "provider_status": update.provider_status if update else None,
@@ -46,7 +55,7 @@ def record(connection, received, update=None, outcome=PENDING, reason=None):
         "params": json.dumps(received.params, sort_keys=True),
         "signature_ok": received.signature_ok, "outcome": outcome,
         "reason": reason[:300] if reason else None, "received_at": received.at,
-    }).scalar_one()
+    })[0][0]
 
 
 def change_for(provider, update, at):

@@ -33,7 +33,6 @@ def upgrade():
     op.create_index("ix_status_events_message", "status_events",
                     ["provider_message_id", "outcome"])
     op.create_index("ix_status_events_outcome", "status_events", ["outcome", "id"])
-    op.create_index("ix_status_events_received", "status_events", ["received_at"])
     op.create_table(
         "api_tokens",
         sa.Column("id", sa.Integer(), primary_key=True),
