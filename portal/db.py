@@ -134,3 +134,17 @@ class DriverStatement:
             return cursor.fetchall()
         finally:
             cursor.close()
+
+    def run_alone(self, engine, **values):
+        """Run the statement in a transaction of its own, straight on a pooled driver
+        connection, and return its rows: for a single write on a hot path."""
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(self.sql, self._parameters(values))
+            rows = cursor.fetchall()
+            cursor.close()
+            connection.commit()
+            return rows
+        finally:
+            connection.close()

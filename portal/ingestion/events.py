@@ -41,13 +41,15 @@ INSERT = events.insert().values({name: sa.bindparam(name) for name in COLUMNS}).
 _compiled_inserts = {}
 
 
-def record(connection, received, update=None, outcome=PENDING, reason=None):
-    """Write one event; return its id."""
-    statement = _compiled_inserts.get(connection.dialect.name)
+def _insert_for(dialect):
+    statement = _compiled_inserts.get(dialect.name)
     if statement is None:
-        statement = _compiled_inserts.setdefault(connection.dialect.name,
-                                                 DriverStatement(INSERT, connection.dialect))
-    return statement.rows(connection, **{
+        statement = _compiled_inserts.setdefault(dialect.name, DriverStatement(INSERT, dialect))
+    return statement
+
+
+def _values(received, update, outcome, reason):
+    return {
         "provider": received.provider, "source": received.source,
         "provider_message_id": update.provider_message_id if update else None,
         "provider_status": update.provider_status if update else None,
@@ -55,7 +57,20 @@ def record(connection, received, update=None, outcome=PENDING, reason=None):
         "params": json.dumps(received.params, sort_keys=True),
         "signature_ok": received.signature_ok, "outcome": outcome,
         "reason": reason[:300] if reason else None, "received_at": received.at,
-    })[0][0]
+    }
+
+
+def record(connection, received, update=None, outcome=PENDING, reason=None):
+    """Write one event in the caller's transaction; return its id."""
+    return _insert_for(connection.dialect).rows(
+        connection, **_values(received, update, outcome, reason))[0][0]
+
+
+def record_alone(engine, received, update=None, outcome=PENDING, reason=None):
+    """Write one event in a transaction of its own, the shortest the database allows (the
+    callback path); return its id."""
+    return _insert_for(engine.dialect).run_alone(
+        engine, **_values(received, update, outcome, reason))[0][0]
 
 
 def change_for(provider, update, at):

@@ -79,8 +79,7 @@ def receive(provider_name):
         return answer(400, "malformed", str(error))
 
     # One short transaction: the write lock is held for the INSERT alone.
-    with db.engine.begin() as connection:
-        event_id = events.record(connection, received, update, outcome=events.RECEIVED)
+    event_id = events.record_alone(db.engine, received, update, outcome=events.RECEIVED)
     if current_app.config.get("PORTAL_APPLY_INLINE"):
         applier.drain(db.engine, plugins.providers())
         return answer(200, _outcome(event_id))
