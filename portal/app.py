@@ -9,6 +9,7 @@ from htmx_flask import Htmx
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import config
+from portal import security
 from portal.db import configure_sqlite
 from portal.db import db
 from portal.ingestion.applier import Applier
@@ -47,6 +48,7 @@ def create_app(test_config=None, plugins=None):
     db.init_app(app)
     Migrate(app, db, directory=str(MIGRATIONS))
     Htmx(app)
+    security.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)

@@ -101,6 +101,10 @@ SETTINGS = (
     Setting("TWILIO_ACCOUNT_SID", "", "the Twilio account whose messages are synced and "
             "whose callbacks are accepted"),
     Setting("TWILIO_AUTH_TOKEN", "", "the Twilio auth token that signs callbacks"),
+    Setting("SESSION_IDLE_MINUTES", "30", "minutes without a request after which a person "
+            "must sign in again", _positive_number),
+    Setting("RETENTION_DAYS", "365", "days after a campaign's send date when its phone "
+            "numbers are redacted by 'flask --app portal retention run'", _positive_number),
     Setting("SYNC_AFTER_HOURS", "12", "how old a message that is not final must be before "
             "a sync asks the provider about it", _positive_number),
 )

@@ -32,6 +32,8 @@ class Campaign(db.Model):
     sent_at = sa.Column(UTCDateTime, nullable=False)
     created_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
 
+    redacted_at = sa.Column(UTCDateTime, nullable=True)
+
     team = db.relationship(Team)
 
 
@@ -135,3 +137,81 @@ class Job(db.Model):
     message = sa.Column(sa.String(500), nullable=False, default="")
     started_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
     finished_at = sa.Column(UTCDateTime, nullable=True)
+
+
+ROLES = ("viewer", "manager", "admin")
+
+
+class User(db.Model):
+    """A person who signs in. ``role`` is viewer (read and download their team's
+    campaigns), manager (also import, sync and tokens for their team) or admin (the whole
+    portal). Passwords are stored as salted scrypt hashes."""
+
+    __tablename__ = "users"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    email = sa.Column(sa.String(254), nullable=False, unique=True)
+    password_hash = sa.Column(sa.String(255), nullable=False)
+    team_id = sa.Column(sa.Integer, sa.ForeignKey("teams.id"), nullable=False)
+    role = sa.Column(sa.String(10), nullable=False)
+    active = sa.Column(sa.Boolean, nullable=False, default=True)
+    created_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
+    last_sign_in_at = sa.Column(UTCDateTime, nullable=True)
+
+    team = db.relationship(Team)
+
+    # What Flask-Login asks of a user object.
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self):
+        return self.active
+
+    def get_id(self):
+        return str(self.id)
+
+    def at_least(self, role):
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+    @property
+    def is_admin(self):
+        return self.role == "admin"
+
+
+class AuditEvent(db.Model):
+    """Who did what, when: every report download and API export, every sign-in, and every
+    change to users, teams and tokens."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        sa.Index("ix_audit_events_at", "at"),
+        sa.Index("ix_audit_events_action_at", "action", "at"),
+        sa.Index("ix_audit_events_campaign", "campaign_id", "at"),
+    )
+
+    id = sa.Column(BigId, primary_key=True)
+    at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
+    action = sa.Column(sa.String(40), nullable=False)
+    user_id = sa.Column(sa.Integer, sa.ForeignKey("users.id"), nullable=True)
+    token_id = sa.Column(sa.Integer, sa.ForeignKey("api_tokens.id"), nullable=True)
+    actor = sa.Column(sa.String(254), nullable=False, default="")
+    campaign_id = sa.Column(sa.Integer, sa.ForeignKey("campaigns.id"), nullable=True)
+    address = sa.Column(sa.String(64), nullable=False, default="")
+    details = sa.Column(sa.Text, nullable=False, default="{}")
+
+
+class SignInFailure(db.Model):
+    """A failed sign-in, kept for the throttle (in the database, so every web worker on
+    every machine sees the same count)."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (
+        sa.Index("ix_sign_in_failures_email", "email", "at"),
+        sa.Index("ix_sign_in_failures_address", "address", "at"),
+    )
+
+    id = sa.Column(BigId, primary_key=True)
+    email = sa.Column(sa.String(254), nullable=False)
+    address = sa.Column(sa.String(64), nullable=False)
+    at = sa.Column(UTCDateTime, nullable=False, default=utcnow)

@@ -1,6 +1,7 @@
 """Delivery reports: the rows of a campaign, read in one consistent snapshot and paged by
 id, streamed through an exporter plugin to the HTTP response."""
 
+import json
 import queue
 import re
 import threading
@@ -13,6 +14,7 @@ from portal import statuses
 from portal.db import DriverStatement
 from portal.db import iso_timestamp
 from portal.exporters import ReportColumn
+from portal.models import AuditEvent
 from portal.models import CampaignCount
 from portal.models import Message
 
@@ -157,15 +159,28 @@ class _Pipe:
 _DONE = object()
 
 
-def stream(engine, campaign, plugins, exporter, only_errors):
+def _audit(engine, event, rows):
+    details = json.loads(event.details)
+    details["rows"] = rows
+    with engine.begin() as connection:
+        connection.execute(AuditEvent.__table__.insert().values(
+            at=event.at, action=event.action, user_id=event.user_id, token_id=event.token_id,
+            actor=event.actor, campaign_id=event.campaign_id, address=event.address,
+            details=json.dumps(details, sort_keys=True)))
+
+
+def stream(engine, campaign, plugins, exporter, only_errors, audit_event=None):
     """A generator of the report's bytes. The exporter runs in a thread on its own
-    connection and transaction, so the rows and their count belong to one moment."""
+    connection and transaction, so the rows and their count belong to one moment.
+    ``audit_event`` (an AuditEvent) is written with the number of rows, when they are known."""
     pipe = _Pipe()
 
     def produce():
         try:
             with engine.connect() as connection, connection.begin():
                 total = row_count(connection, campaign.id, only_errors)
+                if audit_event is not None:
+                    _audit(engine, audit_event, total)
                 rows = report_rows(connection, campaign, plugins, only_errors)
                 exporter.write(COLUMNS, rows, pipe, total)
                 pipe.flush()

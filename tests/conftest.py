@@ -10,12 +10,14 @@ from flask_migrate import upgrade
 from twilio.request_validator import RequestValidator
 
 from portal import create_app
+from portal import passwords
 from portal import registration
 from portal import tokens
 from portal.db import db
 from portal.db import utcnow
 from portal.models import Campaign
 from portal.models import Team
+from portal.models import User
 from portal.plugin_manager import current_plugins
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
@@ -28,6 +30,8 @@ def settings(database_path):
             # Callbacks are applied within the request, so a test sees the outcome at once;
             # test_applier.py covers the background applier.
             "PORTAL_APPLY_INLINE": True,
+            # Forms are posted without their CSRF token; test_security.py turns it on.
+            "WTF_CSRF_ENABLED": False,
             "PORTAL_TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PORTAL_TWILIO_ACCOUNT_SID": ACCOUNT_SID}
 
 
@@ -52,8 +56,74 @@ def app(migrated_database, tmp_path):
         db.engine.dispose()
 
 
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def password_hash():
+    """Hashed once: scrypt is slow on purpose."""
+    return passwords.hash_password(PASSWORD)
+
+
+def add_user(app, password_hash, email, role="viewer", team="Ops"):
+    """A user of ``team`` (made if needed) with ``role``; returns the user's id."""
+    with app.app_context():
+        team_row = db.session.query(Team).filter_by(name=team).one_or_none()
+        if team_row is None:
+            team_row = Team(name=team)
+            db.session.add(team_row)
+            db.session.flush()
+        user = User(email=email, role=role, team_id=team_row.id,
+                    password_hash=password_hash, active=True)
+        db.session.add(user)
+        db.session.commit()
+        return user.id
+
+
+def signed_in(app, user_id):
+    """A test client whose session is that of ``user_id`` after signing in."""
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user_id)
+        session["_fresh"] = True
+        session.permanent = True
+    return client
+
+
 @pytest.fixture
-def client(app):
+def make_user(app, password_hash):
+    """make_user(email, role="viewer", team="Ops") → the user's id."""
+
+    def make(email, role="viewer", team="Ops"):
+        return add_user(app, password_hash, email, role, team)
+
+    return make
+
+
+@pytest.fixture
+def client_as(app, make_user):
+    """client_as(role, team) → a test client signed in as a new user with that role."""
+    made = {}
+
+    def sign_in(role="admin", team="Ops"):
+        key = (role, team)
+        if key not in made:
+            user_id = make_user(f"{role}.{team.lower().replace(' ', '-')}@example.gov",
+                                role, team)
+            made[key] = signed_in(app, user_id)
+        return made[key]
+
+    return sign_in
+
+
+@pytest.fixture
+def client(client_as):
+    """A client signed in as an admin of team Ops: sees every page and campaign."""
+    return client_as("admin")
+
+
+@pytest.fixture
+def anonymous(app):
     return app.test_client()
 
 

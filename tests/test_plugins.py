@@ -2,14 +2,17 @@
 named on the plugins page and skipped while the portal keeps running."""
 
 import importlib.metadata
+import shutil
 import textwrap
 
 import pytest
 
 from portal import create_app
 from portal.plugin_manager import PluginManager
+from tests.conftest import add_user
 from tests.conftest import page
 from tests.conftest import settings
+from tests.conftest import signed_in
 from tests.conftest import text
 
 
@@ -71,19 +74,21 @@ BROKEN = {
 
 
 @pytest.mark.parametrize("name", sorted(BROKEN))
-def test_a_broken_plugin_is_shown_and_skipped(name, tmp_path, monkeypatch, caplog):
+def test_a_broken_plugin_is_shown_and_skipped(name, tmp_path, monkeypatch, caplog,
+                                              migrated_database, password_hash):
     source, reason = BROKEN[name]
     install_fake_distribution(tmp_path, name, source)
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.invalidate_caches()
 
+    shutil.copy(migrated_database, tmp_path / "portal.db")
     app = create_app(settings(tmp_path / "portal.db"))
     failures = app.extensions["portal.plugins"].failures
     assert [failure.name for failure in failures] == [name]
     assert reason in failures[0].reason
     assert name in caplog.text and "the portal starts without it" in caplog.text
 
-    client = app.test_client()
+    client = signed_in(app, add_user(app, password_hash, "admin@example.gov", "admin"))
     document = page(client.get("/plugins"))
     assert name in text(document.select_one(".failures"))
     assert name not in plugin_rows(document)

@@ -97,7 +97,7 @@ def problem(response):
 def test_the_form_offers_providers_and_teams(client, team_id):
     document = page(client.get("/campaigns/new"))
     assert [text(o) for o in document.select("#provider option")] == ["Twilio"]
-    assert [text(o) for o in document.select("#team option")] == ["Health"]
+    assert [text(o) for o in document.select("#team option")] == ["Choose…", "Health", "Ops"]
     assert document.select_one("form.upload")["enctype"] == "multipart/form-data"
     link = page(client.get("/")).find("a", string="Import a campaign")
     assert link["href"] == "/campaigns/new"

@@ -12,6 +12,8 @@ from flask import jsonify
 from flask import request
 from werkzeug.exceptions import HTTPException
 
+from portal import access
+from portal import audit
 from portal import registration
 from portal import stats
 from portal import tokens
@@ -94,6 +96,7 @@ def parse_time(value, name):
 
 
 @bp.post("/campaigns")
+@access.token_checked
 def create_campaign():
     body = json_body()
     name = body.get("name")
@@ -145,6 +148,7 @@ def validate_messages(items, provider):
 
 
 @bp.post("/campaigns/<int:campaign_id>/messages")
+@access.token_checked
 def add_messages(campaign_id):
     campaign = team_campaign(campaign_id)
     items = json_body().get("messages")
@@ -200,11 +204,16 @@ def stats_json(campaign):
 
 
 @bp.get("/campaigns/<int:campaign_id>/stats")
+@access.token_checked
 def campaign_stats(campaign_id):
-    return jsonify(stats_json(team_campaign(campaign_id)))
+    campaign = team_campaign(campaign_id)
+    audit.record(db.session, "api.stats", campaign.id)
+    db.session.commit()
+    return jsonify(stats_json(campaign))
 
 
 @bp.get("/campaigns")
+@access.token_checked
 def list_campaigns():
     rows = db.session.execute(sa.select(Campaign).where(
         Campaign.team_id == g.api_token.team_id).order_by(Campaign.sent_at.desc())

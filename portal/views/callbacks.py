@@ -9,6 +9,7 @@ from flask import current_app
 from flask import jsonify
 from flask import request
 
+from portal import access
 from portal.db import db
 from portal.db import utcnow
 from portal.db import write_transaction
@@ -44,6 +45,7 @@ def answer(status, outcome, reason=""):
 
 
 @bp.post("/callbacks/<provider_name>")
+@access.signature_checked
 def receive(provider_name):
     plugins = current_plugins()
     provider = plugins.providers().get(provider_name)

@@ -3,15 +3,14 @@
 import time
 
 from flask import Blueprint
-from flask import abort
 from flask import current_app
 from flask import g
 from flask import request
 
+from portal import access
 from portal import stats
 from portal import statuses
 from portal.db import db
-from portal.models import Campaign
 from portal.plugin_manager import current_plugins
 from portal.views import partials
 
@@ -27,14 +26,6 @@ SLOW_SERVER_SECONDS = 0.25
 @bp.before_app_request
 def _start_clock():
     g.started = time.perf_counter()
-
-
-def get_campaign(campaign_id):
-    campaign = db.session.get(Campaign, campaign_id)
-    if campaign is None:
-        abort(404, f"There is no campaign {campaign_id}. It may have been removed, or the "
-                   f"link may be mistyped; the dashboard lists every campaign.")
-    return campaign
 
 
 def next_poll(campaign_stats):
@@ -73,8 +64,9 @@ def _context(campaign):
 
 @bp.get("/campaigns/<int:campaign_id>")
 @bp.get("/campaigns/<int:campaign_id>/stats", endpoint="stats_part")
+@access.requires("viewer")
 def show(campaign_id):
     """The page; its stats part polls the /stats URL, which opened directly is the page."""
-    campaign = get_campaign(campaign_id)
+    campaign = access.visible_campaign(campaign_id)
     return partials.render("campaign.html", "partials/campaign_stats.html",
                            **_context(campaign))

@@ -8,6 +8,7 @@ from flask import Blueprint
 from flask import request
 from flask import url_for
 
+from portal import access
 from portal import stats
 from portal import statuses
 from portal.db import db
@@ -72,9 +73,10 @@ class Row:
 
 
 @bp.get("/")
+@access.requires("viewer")
 def index():
     filters = Filters.from_args(request.args)
-    query = sa.select(Campaign)
+    query = access.campaign_query()
     if filters.q:
         escaped = filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(Campaign.name.ilike(f"%{escaped}%", escape="\\"))
@@ -93,7 +95,7 @@ def index():
     totals = stats.status_totals(db.session.connection(), [c.id for c in campaigns])
     rows = [Row(campaign, totals[campaign.id]) for campaign in campaigns]
     any_campaign = matching > 0 or db.session.execute(
-        sa.select(Campaign.id).limit(1)).first() is not None
+        access.campaign_query().limit(1)).first() is not None
 
     return partials.render(
         "dashboard.html", "partials/campaign_table.html",

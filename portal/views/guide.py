@@ -5,6 +5,7 @@ from flask import Blueprint
 from flask import current_app
 from flask import render_template
 
+from portal import access
 from portal import statuses
 from portal.plugin_manager import current_plugins
 
@@ -12,6 +13,7 @@ bp = Blueprint("guide", __name__)
 
 
 @bp.get("/guide")
+@access.requires("viewer")
 def index():
     plugins = current_plugins()
     providers = plugins.providers()

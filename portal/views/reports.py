@@ -8,18 +8,20 @@ from flask import Response
 from flask import abort
 from flask import request
 
+from portal import access
+from portal import audit
 from portal import reports
 from portal.db import db
 from portal.plugin_manager import current_plugins
-from portal.views.campaigns import get_campaign
 
 bp = Blueprint("reports", __name__)
 log = logging.getLogger(__name__)
 
 
 @bp.get("/campaigns/<int:campaign_id>/report.<extension>")
+@access.requires("viewer")
 def download(campaign_id, extension):
-    campaign = get_campaign(campaign_id)
+    campaign = access.visible_campaign(campaign_id)
     plugins = current_plugins()
     exporter = plugins.exporters().get(extension)
     if exporter is None:
@@ -36,7 +38,9 @@ def download(campaign_id, extension):
     log.info("report download campaign=%s format=%s only_errors=%s", campaign.id,
              exporter.format_id, only_errors,
              extra={"campaign": campaign.id, "format": exporter.format_id})
-    body = reports.stream(db.engine, campaign, plugins, exporter, only_errors)
+    body = reports.stream(db.engine, campaign, plugins, exporter, only_errors,
+                          audit.event("report.download", campaign.id, format=exporter.format_id,
+                                      only_errors=only_errors))
     response = Response(body, content_type=exporter.media_type)
     response.headers["Content-Disposition"] = (
         f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}")

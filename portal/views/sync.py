@@ -11,11 +11,12 @@ from flask import redirect
 from flask import render_template
 from flask import url_for
 
+from portal import access
+from portal.access import visible_campaign as get_campaign
 from portal.db import db
 from portal.ingestion import sync
 from portal.models import Job
 from portal.views import partials
-from portal.views.campaigns import get_campaign
 
 bp = Blueprint("sync", __name__)
 
@@ -51,6 +52,7 @@ def launch(job_start, campaign_id, hours):
 
 
 @bp.post("/campaigns/<int:campaign_id>/sync")
+@access.requires("manager")
 def start(campaign_id):
     """Start a sync of the campaign, or show the one already running."""
     campaign = get_campaign(campaign_id)
@@ -70,6 +72,7 @@ def start(campaign_id):
 
 
 @bp.get("/campaigns/<int:campaign_id>/sync/<int:job_id>")
+@access.requires("viewer")
 def progress(campaign_id, job_id):
     """How far the sync has come: the partial the page polls, or opened directly, a page."""
     campaign = get_campaign(campaign_id)

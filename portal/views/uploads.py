@@ -13,8 +13,10 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from portal import access
 from portal import uploads
 from portal.db import db
 from portal.db import utcnow
@@ -37,8 +39,16 @@ def limit_mb():
     return f"{upload_limit() / 2**20:.3g}"
 
 
+def allowed_teams():
+    """An admin imports for any team; a manager for their own."""
+    query = sa.select(Team).order_by(Team.name)
+    if not current_user.is_admin:
+        query = query.where(Team.id == current_user.team_id)
+    return db.session.execute(query).scalars().all()
+
+
 def render_form(values, problems=(), status=200):
-    teams = db.session.execute(sa.select(Team).order_by(Team.name)).scalars().all()
+    teams = allowed_teams()
     page = render_template("upload.html", values=values, problems=problems, teams=teams,
                            providers=current_plugins().providers(), columns=uploads.COLUMNS,
                            limit_mb=limit_mb())
@@ -46,11 +56,13 @@ def render_form(values, problems=(), status=200):
 
 
 @bp.get("/campaigns/new")
+@access.requires("manager")
 def new():
     return render_form({})
 
 
 @bp.post("/campaigns/new")
+@access.requires("manager")
 def create():
     request.max_content_length = upload_limit()
     try:
@@ -109,7 +121,7 @@ def read_form(values, upload):
 def _team(value):
     if not value.isdigit():
         return None
-    return db.session.get(Team, int(value))
+    return next((team for team in allowed_teams() if team.id == int(value)), None)
 
 
 def _capital(text):

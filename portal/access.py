@@ -1,0 +1,103 @@
+"""Who may reach what. Every view says how it is guarded; a request for a view that says
+nothing is refused, and tests/test_access.py fails the build for such a route.
+
+- ``requires(role)``: a signed-in, active user with at least that role (viewer < manager <
+  admin); campaigns are further limited to the user's team (see ``visible_campaign``).
+- ``public``: no check (sign-in, health check).
+- ``token_checked``: the JSON API, which checks its bearer token itself.
+- ``signature_checked``: provider callbacks, which the provider plugin verifies.
+"""
+
+import functools
+
+from flask import abort
+from flask import redirect
+from flask import request
+from flask import url_for
+from flask_login import current_user
+
+from portal.db import db
+from portal.models import ROLES
+from portal.models import Campaign
+
+PUBLIC = "public"
+TOKEN = "token"
+SIGNATURE = "signature"
+ROLE_NAMES = {"viewer": "a viewer", "manager": "a manager", "admin": "an admin"}
+
+
+def _mark(view, access):
+    view.portal_access = access
+    return view
+
+
+def public(view):
+    return _mark(view, PUBLIC)
+
+
+def token_checked(view):
+    return _mark(view, TOKEN)
+
+
+def signature_checked(view):
+    return _mark(view, SIGNATURE)
+
+
+def requires(role):
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+
+    def decorate(view):
+        @functools.wraps(view)
+        def guarded(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return sign_in_first()
+            if not current_user.at_least(role):
+                abort(403, f"This needs {ROLE_NAMES[role]} of the team; you are signed in as "
+                           f"{ROLE_NAMES[current_user.role]}. Ask an admin if you need more.")
+            return view(*args, **kwargs)
+
+        return _mark(guarded, role)
+
+    return decorate
+
+
+def sign_in_first():
+    target = url_for("auth.sign_in", next=request.full_path.rstrip("?"))
+    if request.headers.get("HX-Request"):
+        # An HTMX swap cannot follow a redirect to a whole page; ask htmx to go there.
+        return "", 401, {"HX-Redirect": target}
+    return redirect(target)
+
+
+def check_marked(app):
+    """Refuse any request whose view has no access rule: a route added without one is
+    closed, not open."""
+
+    @app.before_request
+    def _every_route_is_guarded():
+        if request.endpoint is None:
+            return None  # 404 and 405 answers
+        view = app.view_functions.get(request.endpoint)
+        if request.endpoint == "static" or getattr(view, "portal_access", None):
+            return None
+        abort(500, f"The page {request.path} has no access rule, so it is closed.")
+
+
+def campaign_query():
+    """Campaigns the signed-in user may see: all for an admin, else their team's."""
+    query = db.select(Campaign)
+    if not current_user.is_admin:
+        query = query.where(Campaign.team_id == current_user.team_id)
+    return query
+
+
+def visible_campaign(campaign_id):
+    """The campaign, or a 404 that reads the same whether it does not exist or belongs to
+    another team, so nothing about other teams leaks."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or not (current_user.is_admin
+                                or campaign.team_id == current_user.team_id):
+        abort(404, f"There is no campaign {campaign_id}. It may have been removed, or the "
+                   f"link may be mistyped; the dashboard lists every campaign you can see.")
+    return campaign
