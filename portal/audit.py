@@ -39,3 +39,11 @@ def event(action, campaign_id=None, who=None, **details):
 
 def record(session, action, campaign_id=None, **details):
     session.add(event(action, campaign_id, **details))
+
+
+def insert(connection, audit_event):
+    """Write an AuditEvent on a Core connection, in that connection's transaction."""
+    columns = ("at", "action", "user_id", "token_id", "actor", "campaign_id", "address",
+               "details")
+    connection.execute(AuditEvent.__table__.insert().values(
+        {name: getattr(audit_event, name) for name in columns}))

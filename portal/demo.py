@@ -6,12 +6,14 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from portal import counters
+from portal import passwords
 from portal import statuses
 from portal.db import utcnow
 from portal.models import Campaign
 from portal.models import Message
 from portal.models import StatusEvent
 from portal.models import Team
+from portal.models import User
 
 TEAMS = ("Public Health Office", "Transport Alerts")
 
@@ -133,6 +135,23 @@ def ensure_teams(connection):
                 .returning(Team.id)).scalar_one()
         ids.append(team_id)
     return ids
+
+
+# Demo accounts only: anyone reading this file knows the password.
+DEMO_PASSWORD = "demo-password-2026"
+DEMO_USERS = (("admin@portal.demo", "admin", 0), ("manager@health.demo", "manager", 0),
+              ("viewer@health.demo", "viewer", 0), ("manager@transport.demo", "manager", 1),
+              ("viewer@transport.demo", "viewer", 1))
+
+
+def ensure_users(connection, team_ids):
+    """The demo accounts, each made once."""
+    password_hash = passwords.hash_password(DEMO_PASSWORD)
+    for email, role, team in DEMO_USERS:
+        if connection.execute(sa.select(User.id).where(User.email == email)).first() is None:
+            connection.execute(sa.insert(User).values(
+                email=email, role=role, team_id=team_ids[team], password_hash=password_hash,
+                active=True, created_at=utcnow()))
 
 
 def is_loaded(connection):

@@ -10,11 +10,11 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from portal import audit
 from portal import statuses
 from portal.db import DriverStatement
 from portal.db import iso_timestamp
 from portal.exporters import ReportColumn
-from portal.models import AuditEvent
 from portal.models import CampaignCount
 from portal.models import Message
 
@@ -160,13 +160,9 @@ _DONE = object()
 
 
 def _audit(engine, event, rows):
-    details = json.loads(event.details)
-    details["rows"] = rows
+    event.details = json.dumps({**json.loads(event.details), "rows": rows}, sort_keys=True)
     with engine.begin() as connection:
-        connection.execute(AuditEvent.__table__.insert().values(
-            at=event.at, action=event.action, user_id=event.user_id, token_id=event.token_id,
-            actor=event.actor, campaign_id=event.campaign_id, address=event.address,
-            details=json.dumps(details, sort_keys=True)))
+        audit.insert(connection, event)
 
 
 def stream(engine, campaign, plugins, exporter, only_errors, audit_event=None):

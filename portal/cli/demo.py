@@ -41,6 +41,7 @@ def demo_command(campaign_size, seed, live):
                     campaign_size, now - timedelta(days=1), demo.FINISHED_MIX, rng, bar)
             click.echo(f"Added campaign {campaign_id} with {campaign_size:,} recipients.")
             return
+        demo.ensure_users(connection, teams)
         if demo.is_loaded(connection):
             click.echo("Demo data is already loaded.")
         else:
@@ -57,3 +58,5 @@ def demo_command(campaign_size, seed, live):
             campaign_id = demo.add_campaign(connection, provider, teams[1], demo.LIVE_NAME,
                                             demo.LIVE_SIZE, now, demo.LIVE_MIX, rng)
             click.echo(f"Added campaign {campaign_id}, just gone out, for the simulator.")
+    click.echo("Sign in as " + ", ".join(email for email, _, _ in demo.DEMO_USERS)
+               + f" with the password {demo.DEMO_PASSWORD!r} (demo accounts).")

@@ -4,6 +4,7 @@ import click
 import sqlalchemy as sa
 from flask.cli import with_appcontext
 
+from portal import audit
 from portal import tokens
 from portal.db import db
 from portal.models import ApiToken
@@ -26,6 +27,7 @@ def create_command(team_name, name):
         names = ", ".join(db.session.execute(sa.select(Team.name)).scalars()) or "none yet"
         raise click.UsageError(f"There is no team {team_name!r}. Teams: {names}.")
     row, token = tokens.create(db.session, team, name)
+    audit.record(db.session, "token.create", token_id=row.id, name=name, team=team.name)
     db.session.commit()
     click.echo(f"Token {row.id} for team {team.name!r} ({name}). Copy it now; it is not "
                f"shown again:\n{token}")
@@ -53,5 +55,6 @@ def revoke_command(token_id):
     row = tokens.revoke(db.session, token_id)
     if row is None:
         raise click.UsageError(f"There is no token {token_id}; 'tokens list' shows them.")
+    audit.record(db.session, "token.revoke", token_id=token_id, name=row.name)
     db.session.commit()
     click.echo(f"Token {token_id} ({row.name}) is revoked.")
