@@ -6,7 +6,7 @@ HTMX_VERSION := 2.0.11
 HTMX := portal/static/vendor/htmx.min.js
 export FLASK_APP := portal
 
-.PHONY: run test install check-install clean
+.PHONY: run test test-postgres install check-install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,9 +36,16 @@ run: install
 	trap 'kill $$simulator 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
+# Every test on SQLite, then every test again on a throwaway PostgreSQL server, then the
+# non-editable install.
 test: install
 	$(BIN)/python -m pytest
+	$(MAKE) test-postgres
 	$(MAKE) check-install
+
+test-postgres: install
+	url=$$(tests/postgres.sh start) && trap 'tests/postgres.sh stop' EXIT && \
+	PORTAL_TEST_POSTGRES_URL=$$url $(BIN)/python -m pytest
 
 # The portal must also run from a plain, non-editable install, started from another folder.
 check-install: $(HTMX)

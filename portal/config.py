@@ -61,8 +61,9 @@ def _positive_number(value):
 
 def _database_url(value):
     if not re.match(r"^(sqlite|postgresql(\+psycopg)?)://", value):
-        raise ValueError("expected sqlite:///path/to/file.db or postgresql+psycopg://user@host/db")
-    return value
+        raise ValueError("expected sqlite:///path/to/file.db or postgresql://user@host/db")
+    # PostgreSQL is reached through psycopg 3, whatever the URL names.
+    return re.sub(r"^postgresql://", "postgresql+psycopg://", value)
 
 
 def _public_url(value):

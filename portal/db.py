@@ -77,6 +77,18 @@ def configure_sqlite(engine):
 
 
 @contextlib.contextmanager
+def snapshot(engine):
+    """A read-only transaction that sees one moment of the database throughout: SQLite's
+    WAL gives every transaction a snapshot; PostgreSQL needs REPEATABLE READ for one."""
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="REPEATABLE READ",
+                                         postgresql_readonly=True)
+        with connection.begin():
+            yield connection
+
+
+@contextlib.contextmanager
 def write_transaction(engine):
     """A connection in a transaction meant to write, committed when the block ends."""
     with engine.connect() as connection:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from portal import audit
 from portal import statuses
 from portal.db import DriverStatement
+from portal.db import snapshot
 from portal.db import iso_timestamp
 from portal.exporters import ReportColumn
 from portal.models import CampaignCount
@@ -173,7 +174,7 @@ def stream(engine, campaign, plugins, exporter, only_errors, audit_event=None):
 
     def produce():
         try:
-            with engine.connect() as connection, connection.begin():
+            with snapshot(engine) as connection:
                 total = row_count(connection, campaign.id, only_errors)
                 if audit_event is not None:
                     _audit(engine, audit_event, total)

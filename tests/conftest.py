@@ -1,10 +1,13 @@
 """Fixtures: a real migrated SQLite database per test, the app, its client, and helpers to
 make campaigns and read pages as a person would."""
 
+import itertools
+import os
 import shutil
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from bs4 import BeautifulSoup
 from flask_migrate import upgrade
 from twilio.request_validator import RequestValidator
@@ -24,8 +27,16 @@ AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 ACCOUNT_SID = "AC" + "0" * 32
 
 
-def settings(database_path):
-    return {"PORTAL_DATABASE_URL": f"sqlite:///{database_path}", "TESTING": True,
+# Set to a PostgreSQL server's URL (tests/postgres.sh start prints one) to run every test on
+# PostgreSQL: each test then gets its own database, copied from a migrated template.
+POSTGRES_URL = os.environ.get("PORTAL_TEST_POSTGRES_URL", "")
+TEMPLATE = "portal_test_template"
+
+
+def settings(database):
+    """Test settings for ``database``: a URL, or the path of an SQLite file."""
+    url = database if isinstance(database, str) else f"sqlite:///{database}"
+    return {"PORTAL_DATABASE_URL": url, "TESTING": True,
             "PORTAL_SUPPORT_CONTACT": "help@sms.example.gov",
             # Callbacks are applied within the request, so a test sees the outcome at once;
             # test_applier.py covers the background applier.
@@ -35,25 +46,78 @@ def settings(database_path):
             "PORTAL_TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PORTAL_TWILIO_ACCOUNT_SID": ACCOUNT_SID}
 
 
+def _server(url):
+    return sa.create_engine(url, isolation_level="AUTOCOMMIT")
+
+
+def _database_url(name):
+    return sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(
+        hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def migrated_database(tmp_path_factory):
     """One database built by the real migrations; each test gets a copy of it."""
-    path = tmp_path_factory.mktemp("template") / "portal.db"
-    app = create_app(settings(path))
+    if POSTGRES_URL:
+        server = _server(POSTGRES_URL)
+        with server.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
+            connection.exec_driver_sql(f"CREATE DATABASE {TEMPLATE}")
+        target = _database_url(TEMPLATE)
+    else:
+        target = tmp_path_factory.mktemp("template") / "portal.db"
+    app = create_app(settings(target))
     with app.app_context():
         upgrade()
         db.engine.dispose()
-    return path
+    yield target
+    if POSTGRES_URL:
+        with server.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
+        server.dispose()
+
+
+_copies = itertools.count()
 
 
 @pytest.fixture
-def app(migrated_database, tmp_path):
-    path = tmp_path / "portal.db"
-    shutil.copy(migrated_database, path)
-    app = create_app(settings(path))
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+def database_url(migrated_database, tmp_path):
+    """A fresh copy of the migrated database, for one test."""
+    if not POSTGRES_URL:
+        path = tmp_path / "portal.db"
+        shutil.copy(migrated_database, path)
+        yield f"sqlite:///{path}"
+        return
+    name = f"portal_test_{os.getpid()}_{next(_copies)}"
+    server = _server(POSTGRES_URL)
+    with server.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    yield _database_url(name)
+    with server.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    server.dispose()
+
+
+@pytest.fixture
+def make_app(database_url):
+    """make_app(**settings) → an app on this test's database with settings changed; its
+    connections are closed when the test ends."""
+    made = []
+
+    def make(**overrides):
+        app = create_app({**settings(database_url), **overrides})
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
 
 
 PASSWORD = "correct horse battery staple"

@@ -102,18 +102,12 @@ def test_signature_checked_against_the_public_url_behind_a_proxy(app, make_campa
     assert twilio_callback(sid(campaign_id, 0), "delivered", url=public).status_code == 200
 
 
-def test_trusted_proxy_headers_give_the_public_url(migrated_database, tmp_path):
-    import shutil
-
+def test_trusted_proxy_headers_give_the_public_url(make_app):
     from twilio.request_validator import RequestValidator
 
-    from portal import create_app
     from tests.conftest import ACCOUNT_SID
-    from tests.conftest import settings
 
-    path = tmp_path / "portal.db"
-    shutil.copy(migrated_database, path)
-    app = create_app({**settings(path), "PORTAL_TRUSTED_PROXIES": 1})
+    app = make_app(PORTAL_TRUSTED_PROXIES=1)
     form = {"MessageSid": "SM" + "a" * 32, "MessageStatus": "delivered",
             "AccountSid": ACCOUNT_SID}
     signature = RequestValidator(AUTH_TOKEN).compute_signature(

@@ -31,6 +31,11 @@ def test_a_wrong_value_names_the_variable_and_what_it_expects(variable, value, e
     assert expected in raised.value.message
 
 
+def test_a_plain_postgresql_url_is_read_with_psycopg():
+    values = config.load({"PORTAL_DATABASE_URL": "postgresql://portal@db.internal/portal"})
+    assert values["PORTAL_DATABASE_URL"] == "postgresql+psycopg://portal@db.internal/portal"
+
+
 def test_the_app_refuses_to_start(monkeypatch):
     monkeypatch.setenv("PORTAL_DEFAULT_REGION", "Narnia")
     with pytest.raises(config.ConfigError):

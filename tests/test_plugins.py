@@ -2,16 +2,13 @@
 named on the plugins page and skipped while the portal keeps running."""
 
 import importlib.metadata
-import shutil
 import textwrap
 
 import pytest
 
-from portal import create_app
 from portal.plugin_manager import PluginManager
 from tests.conftest import add_user
 from tests.conftest import page
-from tests.conftest import settings
 from tests.conftest import signed_in
 from tests.conftest import text
 
@@ -75,14 +72,13 @@ BROKEN = {
 
 @pytest.mark.parametrize("name", sorted(BROKEN))
 def test_a_broken_plugin_is_shown_and_skipped(name, tmp_path, monkeypatch, caplog,
-                                              migrated_database, password_hash):
+                                              make_app, password_hash):
     source, reason = BROKEN[name]
     install_fake_distribution(tmp_path, name, source)
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.invalidate_caches()
 
-    shutil.copy(migrated_database, tmp_path / "portal.db")
-    app = create_app(settings(tmp_path / "portal.db"))
+    app = make_app()
     failures = app.extensions["portal.plugins"].failures
     assert [failure.name for failure in failures] == [name]
     assert reason in failures[0].reason
