@@ -6,7 +6,7 @@ HTMX_VERSION := 2.0.11
 HTMX := portal/static/vendor/htmx.min.js
 export FLASK_APP := portal
 
-.PHONY: run test test-postgres install check-install clean
+.PHONY: run serve test test-postgres install check-install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ run: install
 	$(BIN)/flask simulate & simulator=$$!; \
 	trap 'kill $$simulator 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+# Production serving: migrations first, then gunicorn (see portal/serving.py for the
+# PORTAL_WORKERS, PORTAL_THREADS and PORTAL_BIND settings).
+serve: install
+	$(BIN)/flask db upgrade
+	PORTAL_LOG_FORMAT=$${PORTAL_LOG_FORMAT:-json} $(BIN)/gunicorn -c python:portal.serving
 
 # Every test on SQLite, then every test again on a throwaway PostgreSQL server, then the
 # non-editable install.

@@ -1,6 +1,5 @@
 """The application factory."""
 
-import logging
 from pathlib import Path
 
 from flask import Flask
@@ -9,6 +8,7 @@ from htmx_flask import Htmx
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import config
+from portal import observability
 from portal import security
 from portal.db import configure_sqlite
 from portal.db import db
@@ -37,8 +37,7 @@ def create_app(test_config=None, plugins=None):
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["PORTAL_DATABASE_URL"]
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    logging.basicConfig(level=app.config["PORTAL_LOG_LEVEL"],
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    observability.configure(app.config["PORTAL_LOG_LEVEL"], app.config["PORTAL_LOG_FORMAT"])
 
     proxies = app.config["PORTAL_TRUSTED_PROXIES"]
     if proxies:
@@ -49,6 +48,7 @@ def create_app(test_config=None, plugins=None):
     Migrate(app, db, directory=str(MIGRATIONS))
     Htmx(app)
     security.init_app(app)
+    observability.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)

@@ -66,6 +66,12 @@ def _database_url(value):
     return re.sub(r"^postgresql://", "postgresql+psycopg://", value)
 
 
+def _log_format(value):
+    if value not in ("text", "json"):
+        raise ValueError("expected text or json")
+    return value
+
+
 def _public_url(value):
     if value and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", value):
         raise ValueError("expected the portal's public base URL, like https://sms.example.gov")
@@ -95,6 +101,8 @@ SETTINGS = (
     Setting("QUEUED_WARNING_HOURS", "2", "hours after which a QUEUED message is called stuck",
             _positive_number),
     Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR", _log_level),
+    Setting("LOG_FORMAT", "text", "text (readable) or json (one JSON object a line)",
+            _log_format),
     Setting("PUBLIC_URL", "", "the base URL providers call, when the portal sits behind a "
             "proxy; callback signatures are checked against it", _public_url),
     Setting("TRUSTED_PROXIES", "0", "how many proxies in front of the portal set "

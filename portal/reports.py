@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from portal import audit
 from portal import statuses
 from portal.db import DriverStatement
-from portal.db import snapshot
 from portal.db import iso_timestamp
+from portal.db import snapshot
 from portal.exporters import ReportColumn
 from portal.models import CampaignCount
 from portal.models import Message

@@ -23,11 +23,6 @@ POLL_LONGEST = 30
 SLOW_SERVER_SECONDS = 0.25
 
 
-@bp.before_app_request
-def _start_clock():
-    g.started = time.perf_counter()
-
-
 def next_poll(campaign_stats):
     """Seconds until the stats part asks again, or None to stop polling."""
     if not campaign_stats.in_flight:
@@ -38,7 +33,7 @@ def next_poll(campaign_stats):
         previous = POLL_FIRST
     previous = min(max(previous, POLL_FIRST), POLL_LONGEST)
     unchanged = request.args.get("seen") == campaign_stats.fingerprint
-    slow = time.perf_counter() - g.started > SLOW_SERVER_SECONDS
+    slow = time.perf_counter() - g.request_started > SLOW_SERVER_SECONDS
     if unchanged or slow:
         return min(previous * 2, POLL_LONGEST)
     return POLL_FIRST
