@@ -9,6 +9,7 @@ nothing is refused, and tests/test_access.py fails the build for such a route.
 """
 
 import functools
+import re
 
 from flask import abort
 from flask import redirect
@@ -92,10 +93,30 @@ def campaign_query():
     return query
 
 
+# Ids are 32-bit on PostgreSQL's integer columns; a larger one names nothing.
+LARGEST_ID = 2**31 - 1
+ID_TEXT = re.compile(r"[0-9]{1,10}")
+
+
+def parse_id(text):
+    """The id a form field or query argument names, or None for anything that is not one."""
+    text = (text or "").strip()
+    if not ID_TEXT.fullmatch(text) or not 1 <= int(text) <= LARGEST_ID:
+        return None
+    return int(text)
+
+
+def get_by_id(model, object_id):
+    """``session.get`` that treats an id out of the database's range as missing."""
+    if not isinstance(object_id, int) or not 1 <= object_id <= LARGEST_ID:
+        return None
+    return db.session.get(model, object_id)
+
+
 def visible_campaign(campaign_id):
     """The campaign, or a 404 that reads the same whether it does not exist or belongs to
     another team, so nothing about other teams leaks."""
-    campaign = db.session.get(Campaign, campaign_id)
+    campaign = get_by_id(Campaign, campaign_id)
     if campaign is None or not (current_user.is_admin
                                 or campaign.team_id == current_user.team_id):
         abort(404, f"There is no campaign {campaign_id}. It may have been removed, or the "

@@ -157,6 +157,9 @@ class User(db.Model):
     active = sa.Column(sa.Boolean, nullable=False, default=True)
     created_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
     last_sign_in_at = sa.Column(UTCDateTime, nullable=True)
+    # Part of the id kept in the session cookie: raising it (sign-out, disabling) ends every
+    # session made before, copies of the cookie included.
+    session_version = sa.Column(sa.Integer, nullable=False, default=0)
 
     team = db.relationship(Team)
 
@@ -169,7 +172,7 @@ class User(db.Model):
         return self.active
 
     def get_id(self):
-        return str(self.id)
+        return f"{self.id}.{self.session_version}"
 
     def at_least(self, role):
         return ROLES.index(self.role) >= ROLES.index(role)

@@ -1,9 +1,18 @@
 """Password hashing: Werkzeug's salted scrypt, slow on purpose."""
 
+import functools
+
 from werkzeug.security import check_password_hash
 from werkzeug.security import generate_password_hash
 
 MINIMUM_LENGTH = 12
+
+
+@functools.cache
+def unknown_account():
+    """A hash checked when nobody has the email typed, so that a wrong email takes as long
+    as a wrong password."""
+    return generate_password_hash("no account has this password", method="scrypt")
 
 
 def hash_password(password):

@@ -8,7 +8,6 @@ from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import CSRFProtect
 
 from portal import access
-from portal.db import db
 from portal.models import User
 
 csrf = CSRFProtect()
@@ -27,9 +26,14 @@ HEADERS = {
 
 
 @login_manager.user_loader
-def load_user(user_id):
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
+def load_user(session_id):
+    """The user of a session id "<user id>.<session version>", if that session still
+    counts: the user is active and has not signed out (or been disabled) since."""
+    user_id, _, version = session_id.partition(".")
+    user = access.get_by_id(User, access.parse_id(user_id))
+    if user is None or not user.active or str(user.session_version) != version:
+        return None
+    return user
 
 
 @login_manager.unauthorized_handler

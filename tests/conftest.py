@@ -148,7 +148,7 @@ def signed_in(app, user_id):
     """A test client whose session is that of ``user_id`` after signing in."""
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = str(user_id)
+        session["_user_id"] = f"{user_id}.0"  # a user's first session version
         session["_fresh"] = True
         session.permanent = True
     return client
@@ -260,6 +260,15 @@ def api_token(app):
             return token
 
     return make
+
+
+def count(app, model, *where):
+    """How many rows of ``model`` meet every condition in ``where``."""
+    with app.app_context():
+        query = sa.select(sa.func.count()).select_from(model)
+        for condition in where:
+            query = query.where(condition)
+        return db.session.execute(query).scalar()
 
 
 def page(response):

@@ -69,6 +69,7 @@ def disable_user_command(email):
     except accounts.AccountProblem as problem:
         _fail(problem)
     user.active = False
+    user.session_version += 1
     audit.record(db.session, "user.disable", email=user.email)
     db.session.commit()
     click.echo(f"{user.email} is disabled.")

@@ -25,6 +25,7 @@ from portal.models import User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 AUDIT_PAGE = 50
+LAST_PAGE = 100_000
 
 
 def _teams():
@@ -47,7 +48,7 @@ def users():
 @access.requires("admin")
 def create_user():
     values = {name: request.form.get(name, "") for name in ("email", "team", "role")}
-    team = db.session.get(Team, int(values["team"])) if values["team"].isdigit() else None
+    team = access.get_by_id(Team, access.parse_id(values["team"]))
     try:
         if team is None:
             raise accounts.AccountProblem("Choose the user's team.")
@@ -65,13 +66,15 @@ def create_user():
 @bp.post("/users/<int:user_id>/active")
 @access.requires("admin")
 def set_active(user_id):
-    user = db.session.get(User, user_id)
+    user = access.get_by_id(User, user_id)
     if user is None:
         return _users_page(f"There is no user {user_id}.", status=404)
     active = request.form.get("active") == "1"
     if user.id == current_user.id and not active:
         return _users_page("You cannot disable your own account.", status=400)
     user.active = active
+    if not active:
+        user.session_version += 1
     audit.record(db.session, "user.enable" if active else "user.disable", email=user.email)
     db.session.commit()
     flash(f"{user.email} is {'enabled' if active else 'disabled'}.", "done")
@@ -121,8 +124,9 @@ def audit_log():
     if filters["actor"]:
         query = query.where(AuditEvent.actor.ilike(f"%{filters['actor']}%"))
     if filters["campaign"]:
-        if filters["campaign"].isdigit():
-            query = query.where(AuditEvent.campaign_id == int(filters["campaign"]))
+        campaign_id = access.parse_id(filters["campaign"])
+        if campaign_id is not None:
+            query = query.where(AuditEvent.campaign_id == campaign_id)
         else:
             problem = "The campaign filter takes a campaign number, like 12."
     try:
@@ -135,7 +139,7 @@ def audit_log():
     if until:
         query = query.where(AuditEvent.at <= until)
     try:
-        page = max(1, int(request.args.get("page", 1)))
+        page = min(max(1, int(request.args.get("page", 1))), LAST_PAGE)
     except ValueError:
         page = 1
     events = db.session.execute(query.order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE)

@@ -76,7 +76,7 @@ def json_body():
 
 def team_campaign(campaign_id):
     """The campaign, if it belongs to the token's team; another team's is a 404 too."""
-    campaign = db.session.get(Campaign, campaign_id)
+    campaign = access.get_by_id(Campaign, campaign_id)
     if campaign is None or campaign.team_id != g.api_token.team_id:
         raise ApiError(404, f"there is no campaign {campaign_id}")
     return campaign

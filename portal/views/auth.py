@@ -55,7 +55,11 @@ def sign_in():
         return render_template("sign_in.html", email=email, error=TOO_MANY,
                                next=request.form.get("next", "")), 429
     user = db.session.execute(sa.select(User).where(User.email == email)).scalar()
-    if user is None or not user.active or not passwords.matches(user.password_hash, password):
+    # The hash is checked whether or not the account exists, so the time taken does not
+    # tell either.
+    known_hash = user.password_hash if user is not None else passwords.unknown_account()
+    password_right = passwords.matches(known_hash, password)
+    if user is None or not user.active or not password_right:
         throttle.failed(email, where)
         audit.record(db.session, "sign_in.failed", email=email)
         db.session.commit()
@@ -76,6 +80,7 @@ def sign_in():
 @access.requires("viewer")
 def sign_out():
     audit.record(db.session, "sign_out")
+    current_user.session_version += 1
     db.session.commit()
     logout_user()
     session.clear()

@@ -38,7 +38,7 @@ class Filters:
         state = args.get("state", "all")
         sort = args.get("sort", "newest")
         try:
-            page = max(1, int(args.get("page", 1)))
+            page = min(max(1, int(args.get("page", 1))), 1_000_000)
         except ValueError:
             page = 1
         return cls(q=args.get("q", "").strip()[:200],

@@ -76,7 +76,7 @@ def start(campaign_id):
 def progress(campaign_id, job_id):
     """How far the sync has come: the partial the page polls, or opened directly, a page."""
     campaign = get_campaign(campaign_id)
-    job = db.session.get(Job, job_id)
+    job = access.get_by_id(Job, job_id)
     if job is None or job.kind != sync.KIND or job.campaign_id != campaign.id:
         abort(404, f"Campaign {campaign.id} has no status sync {job_id}. The campaign's page "
                    f"shows its latest one.")

@@ -43,7 +43,7 @@ def index():
 def create():
     name = request.form.get("name", "").strip()
     team_id = request.form.get("team", "")
-    team = db.session.get(Team, int(team_id)) if team_id.isdigit() else None
+    team = access.get_by_id(Team, access.parse_id(team_id))
     if team is None or not (current_user.is_admin or team.id == current_user.team_id):
         return _page(problem="Choose your team.", status=400)
     if not name or len(name) > 120:
@@ -58,7 +58,7 @@ def create():
 @bp.post("/tokens/<int:token_id>/revoke")
 @access.requires("manager")
 def revoke(token_id):
-    row = db.session.get(ApiToken, token_id)
+    row = access.get_by_id(ApiToken, token_id)
     if row is None or not (current_user.is_admin or row.team_id == current_user.team_id):
         abort(404, f"There is no token {token_id}.")
     tokens.revoke(db.session, token_id)

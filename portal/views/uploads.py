@@ -119,9 +119,8 @@ def read_form(values, upload):
 
 
 def _team(value):
-    if not value.isdigit():
-        return None
-    return next((team for team in allowed_teams() if team.id == int(value)), None)
+    team_id = access.parse_id(value)
+    return next((team for team in allowed_teams() if team.id == team_id), None)
 
 
 def _capital(text):

@@ -28,6 +28,7 @@ def upgrade():
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("last_sign_in_at", sa.DateTime(), nullable=True),
+        sa.Column("session_version", sa.Integer(), nullable=False, server_default="0"),
     )
     op.create_table(
         "audit_events",
