@@ -15,6 +15,8 @@ PER_ACCOUNT = 5
 PER_ADDRESS = 20
 
 
+# TODO: the count and the record are separate steps, so a burst of attempts sent at the
+# same moment can pass the limits by a few.
 def blocked(email, address):
     since = utcnow() - WINDOW
     failures = sa.select(sa.func.count()).select_from(SignInFailure).where(
