@@ -1,20 +1,16 @@
 """Registering 1,000,000 messages through the JSON API, 10,000 a call.
 
-    .venv/bin/python bench/api_import.py [--messages N]
+    .venv/bin/python bench/api_import.py [--database sqlite|postgresql] [--messages N]
 
-A fresh SQLite database; the portal under gunicorn (1 worker) on 127.0.0.1; one team, one
-token, one campaign. The client posts the batches one after another and times the whole.
+A fresh database (an SQLite file, or a database on the benchmark PostgreSQL server); the
+portal under gunicorn (1 sync worker) on 127.0.0.1; one team, one token, one campaign. The
+client posts the batches one after another and times the whole.
 """
 
-import argparse
 import http.client
 import json
-import os
 import random
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import common
 
@@ -22,59 +18,63 @@ BATCH = 10_000
 PORT = 5095
 
 
+def prepare(store):
+    """A migrated database with the demo teams and a token of the first; (URL, token)."""
+    store.create("api_import")
+    url = store.url("api_import")
+    common.flask(url, "db", "upgrade")
+    common.flask(url, "demo", "--campaign-size", "0")
+    made = common.flask(url, "tokens", "create", "--team", "Public Health Office",
+                        "--name", "bench")
+    return url, made.strip().splitlines()[-1]
+
+
+def batches(total):
+    rng = random.Random(4)
+    return [{"messages": [
+        {"recipient": f"+65{rng.choice('89')}{rng.randrange(10**6, 10**7)}",
+         "provider_message_id": f"SM{n:032x}", **({"status": "delivered"} if n % 2 else {})}
+        for n in range(start, min(start + BATCH, total))]}
+        for start in range(0, total, BATCH)]
+
+
+def post_all(token, bodies):
+    """Make the campaign, post every batch; (seconds, accepted, invalid numbers)."""
+    connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=300)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def post(path, body):
+        connection.request("POST", path, body=json.dumps(body), headers=headers)
+        response = connection.getresponse()
+        answer = json.loads(response.read())
+        assert response.status == 201, (response.status, answer)
+        return answer
+
+    campaign = post("/api/campaigns", {"name": "API import", "provider": "twilio",
+                                       "sent_at": "2026-12-03T08:00:00Z"})
+    accepted = invalid = 0
+    started = time.perf_counter()
+    for body in bodies:
+        answer = post(f"/api/campaigns/{campaign['id']}/messages", body)
+        accepted += answer["accepted"]
+        invalid += answer["invalid_numbers"]["count"]
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return elapsed, accepted, invalid
+
+
 def main():
-    parser = argparse.ArgumentParser()
+    parser = common.parser(__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1_000_000)
-    total = parser.parse_args().messages
-    with tempfile.TemporaryDirectory() as folder:
-        database = Path(folder) / "api.db"
-        env = {**os.environ, "PORTAL_DATABASE_URL": f"sqlite:///{database}",
-               "PORTAL_LOG_LEVEL": "WARNING"}
-        flask = [str(common.BIN / "flask"), "--app", "portal"]
-        subprocess.run([*flask, "db", "upgrade"], env=env, check=True, capture_output=True)
-        subprocess.run([*flask, "demo", "--campaign-size", "0"], env=env, check=True,
-                       capture_output=True)
-        made = subprocess.run([*flask, "tokens", "create", "--team", "Public Health Office",
-                               "--name", "bench"], env=env, check=True, capture_output=True,
-                              text=True)
-        token = made.stdout.strip().splitlines()[-1]
-        server = subprocess.Popen([str(common.BIN / "gunicorn"), "-w", "1", "-b",
-                                   f"127.0.0.1:{PORT}", "--timeout", "300",
-                                   "portal:create_app()"], env=env, cwd=common.ROOT,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            time.sleep(2)
-            connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=300)
-            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-
-            def post(path, body):
-                connection.request("POST", path, body=json.dumps(body), headers=headers)
-                response = connection.getresponse()
-                answer = json.loads(response.read())
-                assert response.status == 201, (response.status, answer)
-                return answer
-
-            campaign = post("/api/campaigns", {"name": "API import", "provider": "twilio",
-                                               "sent_at": "2026-12-03T08:00:00Z"})
-            rng = random.Random(4)
-            batches = []
-            for start in range(0, total, BATCH):
-                batches.append({"messages": [
-                    {"recipient": f"+65{rng.choice('89')}{rng.randrange(10**6, 10**7)}",
-                     "provider_message_id": f"SM{n:032x}",
-                     **({"status": "delivered"} if n % 2 else {})}
-                    for n in range(start, min(start + BATCH, total))]})
-            accepted = invalid = 0
-            started = time.perf_counter()
-            for body in batches:
-                answer = post(f"/api/campaigns/{campaign['id']}/messages", body)
-                accepted += answer["accepted"]
-                invalid += answer["invalid_numbers"]["count"]
-            elapsed = time.perf_counter() - started
-        finally:
-            server.terminate()
-            server.wait()
-    print(f"{total:,} messages in {total // BATCH} calls: {elapsed:.1f} s "
+    arguments = parser.parse_args()
+    total = arguments.messages
+    with common.databases(arguments.database) as store:
+        url, token = prepare(store)
+        bodies = batches(total)
+        with common.Gunicorn(url, workers=1, port=PORT):
+            elapsed, accepted, invalid = post_all(token, bodies)
+    print(f"database: {arguments.database}")
+    print(f"{total:,} messages in {len(bodies)} calls: {elapsed:.1f} s "
           f"({total / elapsed:,.0f} messages/s): {accepted:,} accepted, {invalid:,} invalid "
           f"numbers (random digits that no SG operator hands out)")
 

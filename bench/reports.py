@@ -1,52 +1,84 @@
 """Delivery reports over HTTP against the same rows written by the plainest tools.
 
-    .venv/bin/python bench/reports.py [csv|xlsx ...]
+    .venv/bin/python bench/reports.py [--database sqlite|postgresql] [csv|xlsx ...]
 
-The portal runs under gunicorn (one sync worker) on 127.0.0.1 with the benchmark database.
-For each format: rows per second over HTTP for the campaign of 1,000,000 recipients, the
-time to the first bytes, and the worker's peak resident memory after exporting 10,000 rows
-and then 1,000,000 (a fresh worker for each format). The floors, in the same run:
-a plain sqlite3 cursor feeding csv.writer, and XlsxWriter in constant_memory mode, both
-over the same message rows.
+The portal runs under gunicorn (one sync worker) on 127.0.0.1 with the benchmark database;
+the client signs in as the benchmark admin. For each format: rows per second over HTTP for
+the campaign of 1,000,000 recipients, the time to the first bytes, and the worker's peak
+resident memory after exporting 10,000 rows and then 1,000,000 (a fresh worker for each
+format). The floors run in this process, in the same run, on the same database, over the
+same message rows: a plain driver cursor (sqlite3; on PostgreSQL a psycopg server-side
+cursor, fetched 5,000 rows at a time, with updated_at cast to text by the server) feeding
+csv.writer; the same cursor on the report's own SELECT (its rows are the report's, cell for
+cell) feeding csv.writer; and XlsxWriter in constant_memory mode.
 """
 
 import csv
 import http.client
 import os
 import sqlite3
-import sys
 import tempfile
 import time
 
 import common
 
 COLUMNS = "recipient, status, provider_status, error_code, provider_message_id, updated_at"
+FETCH = 5000
 
 
-def plain_rows(campaign_id):
-    connection = sqlite3.connect(common.DATABASE)
-    cursor = connection.execute(
-        f"SELECT {COLUMNS} FROM messages WHERE campaign_id = ? ORDER BY id", (campaign_id,))
-    cursor.arraysize = 5000
-    return connection, cursor
+class PlainCursor:
+    """The plainest way to read rows with the database's own driver, FETCH rows at a
+    time: sqlite3, or a psycopg named (server-side) cursor in a read-only transaction."""
+
+    def __init__(self, kind, url, sql, parameters):
+        if kind == "sqlite":
+            self.connection = sqlite3.connect(url.removeprefix("sqlite:///"))
+            self.cursor = self.connection.execute(sql, parameters)
+        else:
+            import psycopg
+
+            self.connection = psycopg.connect(url)
+            self.connection.read_only = True
+            self.cursor = self.connection.cursor(name="floor")
+            self.cursor.execute(sql, parameters)
+
+    def batches(self):
+        while rows := self.cursor.fetchmany(FETCH):
+            yield rows
+
+    def close(self):
+        self.cursor.close()
+        self.connection.close()
 
 
-def floor_csv(campaign_id):
-    started = time.perf_counter()
-    connection, cursor = plain_rows(campaign_id)
+def message_rows(kind, url, campaign_id):
+    columns, mark = (COLUMNS, "?") if kind == "sqlite" else (
+        COLUMNS.replace("updated_at", "updated_at::text"), "%s")
+    return PlainCursor(kind, url, f"SELECT {columns} FROM messages WHERE campaign_id = {mark} "
+                                  f"ORDER BY id", (campaign_id,))
+
+
+def write_csv(cursor):
+    """Write the cursor's rows into csv.writer and close it; the number of rows."""
     with open(os.devnull, "w", newline="") as sink:
         writer = csv.writer(sink)
         count = 0
-        while rows := cursor.fetchmany():
+        for rows in cursor.batches():
             writer.writerows(rows)
             count += len(rows)
-    connection.close()
+    cursor.close()
+    return count
+
+
+def floor_csv(kind, url, campaign_id):
+    started = time.perf_counter()
+    count = write_csv(message_rows(kind, url, campaign_id))
     return count / (time.perf_counter() - started)
 
 
-def report_sql(campaign_id):
+def report_sql(url, campaign_id):
     """The portal's own report SELECT, as SQL text and parameters, for a plain cursor."""
-    os.environ.update(common.environment())
+    os.environ.update(common.environment(url))
     from portal import create_app
     from portal import reports
     from portal.db import DriverStatement
@@ -54,58 +86,55 @@ def report_sql(campaign_id):
     from portal.models import Campaign
 
     app = create_app()
-    with app.app_context(), db.engine.connect() as connection:
-        campaign = db.session.get(Campaign, campaign_id)
-        query = reports.report_query(connection, campaign, app.extensions["portal.plugins"],
-                                     only_errors=False).order_by(reports.messages.c.id)
-        statement = DriverStatement(query, connection.dialect)
-        parameters = statement.compiled.construct_params()
-        return statement.sql, [parameters[name] for name in statement.compiled.positiontup]
+    with app.app_context():
+        with db.engine.connect() as connection:
+            campaign = db.session.get(Campaign, campaign_id)
+            query = reports.report_query(connection, campaign, app.extensions["portal.plugins"],
+                                         only_errors=False).order_by(reports.messages.c.id)
+            statement = DriverStatement(query, connection.dialect)
+            parameters = statement.compiled.construct_params()
+            names = statement.compiled.positiontup
+        db.session.remove()
+        db.engine.dispose()
+    if names is None:  # psycopg's named %(name)s parameters
+        return statement.sql, parameters
+    return statement.sql, [parameters[name] for name in names]
 
 
-def floor_csv_report_rows(campaign_id):
+def floor_csv_report_rows(kind, url, campaign_id):
     """The same report rows, cell for cell, from a plain cursor into csv.writer: what is
     left of the gap is the portal's own overhead."""
-    sql, parameters = report_sql(campaign_id)
+    sql, parameters = report_sql(url, campaign_id)
     started = time.perf_counter()
-    connection = sqlite3.connect(common.DATABASE)
-    cursor = connection.execute(sql, parameters)
-    cursor.arraysize = 5000
-    with open(os.devnull, "w", newline="") as sink:
-        writer = csv.writer(sink)
-        count = 0
-        while rows := cursor.fetchmany():
-            writer.writerows(rows)
-            count += len(rows)
-    connection.close()
+    count = write_csv(PlainCursor(kind, url, sql, parameters))
     return count / (time.perf_counter() - started)
 
 
-def floor_xlsx(campaign_id):
+def floor_xlsx(kind, url, campaign_id):
     import xlsxwriter
 
     started = time.perf_counter()
-    connection, cursor = plain_rows(campaign_id)
+    cursor = message_rows(kind, url, campaign_id)
     with tempfile.TemporaryDirectory() as folder:
         workbook = xlsxwriter.Workbook(os.path.join(folder, "floor.xlsx"),
                                        {"constant_memory": True})
         sheet = workbook.add_worksheet()
         count = 0
-        while rows := cursor.fetchmany():
+        for rows in cursor.batches():
             for row in rows:
                 count += 1
                 for column, value in enumerate(row):
                     if value is not None:
                         sheet.write_string(count, column, value)
         workbook.close()
-    connection.close()
+    cursor.close()
     return count / (time.perf_counter() - started)
 
 
-def download(server, path, expected_rows):
+def download(server, cookie, path, expected_rows):
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
     started = time.perf_counter()
-    connection.request("GET", path)
+    connection.request("GET", path, headers={"Cookie": cookie})
     response = connection.getresponse()
     assert response.status == 200, response.status
     first = response.read1(65536)
@@ -119,18 +148,16 @@ def download(server, path, expected_rows):
             "seconds": elapsed, "mb": size / 1e6}
 
 
-def measure(extension, floor):
-    floor_rate = floor(1)
-    report_floor = floor_csv_report_rows(1) if extension == "csv" else None
-    server = common.Gunicorn(workers=1)
-    try:
+def measure(kind, url, extension, floor):
+    floor_rate = floor(kind, url, 1)
+    report_floor = floor_csv_report_rows(kind, url, 1) if extension == "csv" else None
+    with common.Gunicorn(url, workers=1) as server:
         (worker,) = server.worker_pids()
-        download(server, f"/campaigns/2/report.{extension}", common.MEDIUM)
+        cookie = common.SignedIn(server.url("")).cookie()
+        download(server, cookie, f"/campaigns/2/report.{extension}", common.MEDIUM)
         after_small = common.peak_memory_mb(worker)
-        result = download(server, f"/campaigns/1/report.{extension}", common.BIG)
+        result = download(server, cookie, f"/campaigns/1/report.{extension}", common.BIG)
         after_big = common.peak_memory_mb(worker)
-    finally:
-        server.close()
     print(f"{extension}: portal over HTTP {result['rows_per_s']:,.0f} rows/s "
           f"({result['seconds']:.2f} s, {result['mb']:.0f} MB), floor {floor_rate:,.0f} rows/s, "
           f"ratio {result['rows_per_s'] / floor_rate:.2f}")
@@ -144,11 +171,18 @@ def measure(extension, floor):
 
 
 def main():
-    common.build_database()
-    formats = sys.argv[1:] or ["csv", "xlsx"]
+    parser = common.parser(__doc__.splitlines()[0])
     floors = {"csv": floor_csv, "xlsx": floor_xlsx}
-    for extension in formats:
-        measure(extension, floors[extension])
+    parser.add_argument("formats", nargs="*", metavar="csv|xlsx", help="default: both")
+    arguments = parser.parse_args()
+    unknown = set(arguments.formats) - set(floors)
+    if unknown:
+        parser.error(f"unknown formats: {', '.join(sorted(unknown))}")
+    with common.databases(arguments.database) as store:
+        url = common.build_database(store)
+        print(f"database: {arguments.database}")
+        for extension in arguments.formats or list(floors):
+            measure(arguments.database, url, extension, floors[extension])
 
 
 if __name__ == "__main__":

@@ -1,22 +1,20 @@
 """Importing a campaign of 1,000,000 messages from a CSV file over HTTP: how long it takes,
 and the serving worker's peak resident memory.
 
-    .venv/bin/python bench/upload.py [ROWS]
+    .venv/bin/python bench/upload.py [--database sqlite|postgresql] [ROWS]
 
 The file is a Twilio console export cut down to the columns an import reads, plus a few it
 ignores (From, Body); one row in a thousand is inbound and skipped, one in a hundred has an
-invalid number. It is written to a temporary folder together with a fresh migrated
-database, so the shared benchmark database is left as it is. gunicorn (one sync worker)
-serves the portal on 127.0.0.1, and the file is streamed from disk with http.client as a
-multipart form, the way a browser sends it.
+invalid number. It is written to a temporary folder, and imported into a fresh migrated
+database (an SQLite file, or a database on the benchmark PostgreSQL server), so the shared
+benchmark database is left as it is. gunicorn (one sync worker) serves the portal on
+127.0.0.1; the client signs in as an admin, and the file is streamed from disk with
+http.client as a multipart form, the way a browser sends it.
 """
 
 import http.client
-import sqlite3
-import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from datetime import datetime
 from datetime import timedelta
@@ -24,6 +22,7 @@ from datetime import timezone
 from pathlib import Path
 
 import common
+import sqlalchemy as sa
 
 HEADER = "Sid,From,To,Body,Status,Direction,ErrorCode,SentDate\r\n"
 START = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
@@ -55,12 +54,23 @@ def write_file(path, rows):
                       f'{direction},{code},"{sent}"\r\n')
 
 
-def prepare_database():
-    common.flask("db", "upgrade")
-    with sqlite3.connect(common.DATABASE) as connection:
-        cursor = connection.execute("INSERT INTO teams (name, created_at) VALUES (?, ?)",
-                                    ("Bench", "2026-12-01T00:00:00+00:00"))
-        return cursor.lastrowid
+def prepare_database(store):
+    """A fresh migrated database with team Bench and the benchmark admin; (URL, team id)."""
+    store.create("upload")
+    url = store.url("upload")
+    common.flask(url, "db", "upgrade")
+    common.flask(url, "teams", "create", "Bench")
+    common.flask(url, "users", "create", "--email", common.EMAIL, "--team", "Bench", "--role",
+                 "admin", "--password-stdin", stdin=common.PASSWORD + "\n")
+    return url, count(url, "SELECT id FROM teams WHERE name = 'Bench'")
+
+
+def count(url, sql):
+    database = common.engine(url)
+    with database.connect() as connection:
+        value = connection.execute(sa.text(sql)).scalar()
+    database.dispose()
+    return value
 
 
 def multipart(fields, filename, boundary):
@@ -72,13 +82,14 @@ def multipart(fields, filename, boundary):
     return "".join(parts).encode(), f"\r\n--{boundary}--\r\n".encode()
 
 
-def post_file(server, fields, path):
+def post_file(server, cookie, fields, path):
     """POST the form with the file streamed from disk; (response, seconds to send it)."""
     boundary = uuid.uuid4().hex
     head, tail = multipart(fields, path.name, boundary)
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
     started = time.perf_counter()
     connection.putrequest("POST", "/campaigns/new")
+    connection.putheader("Cookie", cookie)
     connection.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
     connection.putheader("Content-Length", str(len(head) + path.stat().st_size + len(tail)))
     connection.endheaders()
@@ -94,35 +105,32 @@ def post_file(server, fields, path):
     return response, sent
 
 
-def stored_messages():
-    with sqlite3.connect(common.DATABASE) as connection:
-        return connection.execute("SELECT count(*) FROM messages").fetchone()[0]
-
-
 def main():
-    rows = int(sys.argv[1]) if len(sys.argv) > 1 else common.BIG
-    with tempfile.TemporaryDirectory() as folder:
-        folder = Path(folder)
-        common.DATABASE = folder / "upload.db"  # common.environment() reads it at each call
-        path = folder / "messages.csv"
+    parser = common.parser(__doc__.splitlines()[0])
+    parser.add_argument("rows", nargs="?", type=int, default=common.BIG)
+    arguments = parser.parse_args()
+    rows = arguments.rows
+    with tempfile.TemporaryDirectory() as folder, common.databases(arguments.database) as store:
+        path = Path(folder) / "messages.csv"
         write_file(path, rows)
-        team_id = prepare_database()
-        server = common.Gunicorn(workers=1)
-        try:
+        url, team_id = prepare_database(store)
+        with common.Gunicorn(url, workers=1) as server:
             (worker,) = server.worker_pids()
-            urllib.request.urlopen(server.url("/campaigns/new")).read()
+            session = common.SignedIn(server.url(""))
+            token = common.csrf_token(session.get("/campaigns/new"))
+            cookie = session.cookie()  # the CSRF secret is in the session now
             before = common.peak_memory_mb(worker)
             started = time.perf_counter()
-            response, sent = post_file(server, {"name": "Bench import", "provider": "twilio",
-                                                "team": team_id, "sent_at": ""}, path)
+            response, sent = post_file(server, cookie, {
+                "csrf_token": token, "name": "Bench import", "provider": "twilio",
+                "team": team_id, "sent_at": ""}, path)
             elapsed = time.perf_counter() - started
             after = common.peak_memory_mb(worker)
-        finally:
-            server.close()
-        assert response.status == 303, (response.status, response.reason)
+            assert response.status == 303, (response.status, response.reason)
+        print(f"database: {arguments.database}")
         print(f"upload of {rows:,} rows ({path.stat().st_size / 1e6:.0f} MB): "
               f"{elapsed:.1f} s ({rows / elapsed:,.0f} rows/s; the body was sent after "
-              f"{sent:.1f} s), {stored_messages():,} messages stored")
+              f"{sent:.1f} s), {count(url, 'SELECT count(*) FROM messages'):,} messages stored")
         print(f"worker peak memory {before:.1f} MB before the upload, {after:.1f} MB after "
               f"(+{after - before:.1f} MB)")
 

@@ -97,6 +97,14 @@ def write_transaction(engine):
             yield connection
 
 
+def prefer_index_scans(connection):
+    """For the rest of a bulk-load transaction on PostgreSQL: the planner's statistics do
+    not yet count the rows this transaction has added, and would answer each duplicate
+    check with a scan of the growing table. SQLite needs nothing."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+
+
 def upsert_add(connection, table, keys, column, amount):
     """Add ``amount`` to ``table.column`` in the row identified by ``keys``, creating the
     row when it does not exist yet, in one statement."""

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from portal import counters
 from portal import phones
 from portal import statuses
+from portal.db import prefer_index_scans
 from portal.ingestion import events
 from portal.models import Message
 from portal.models import StatusEvent
@@ -71,6 +72,7 @@ def register(connection, campaign_id, provider, default_region, items, at, sourc
     """Insert ``items`` (a list of NewMessage) into a campaign. Returns which rows (0-based)
     were accepted, held invalid numbers or repeated a message already known."""
     result = Registered()
+    prefer_index_scans(connection)
     known = _registered_ids(connection, {i.provider_message_id for i in items
                                          if i.provider_message_id})
     seen_recipients = set()
