@@ -19,6 +19,7 @@ import os
 import sqlite3
 import tempfile
 import time
+from pathlib import Path
 
 import common
 
@@ -154,6 +155,10 @@ def measure(kind, url, extension, floor):
     with common.Gunicorn(url, workers=1) as server:
         (worker,) = server.worker_pids()
         cookie = common.SignedIn(server.url("")).cookie()
+        # Signing in checks a scrypt hash, which takes 32 MiB for a moment; the peak is
+        # reset after it so the figures below are the reports' own.
+        at_sign_in = common.peak_memory_mb(worker)
+        Path(f"/proc/{worker}/clear_refs").write_text("5")
         download(server, cookie, f"/campaigns/2/report.{extension}", common.MEDIUM)
         after_small = common.peak_memory_mb(worker)
         result = download(server, cookie, f"/campaigns/1/report.{extension}", common.BIG)
@@ -166,8 +171,9 @@ def measure(kind, url, extension, floor):
               f"csv.writer) {report_floor:,.0f} rows/s, ratio "
               f"{result['rows_per_s'] / report_floor:.2f}")
     print(f"{extension}: first bytes after {result['first_bytes_s'] * 1000:.0f} ms")
-    print(f"{extension}: worker peak memory {after_small:.1f} MB after 10,000 rows, "
-          f"{after_big:.1f} MB after 1,000,000 (+{after_big - after_small:.1f} MB)")
+    print(f"{extension}: worker peak memory {at_sign_in:.1f} MB up to signing in; since then "
+          f"{after_small:.1f} MB after 10,000 rows, {after_big:.1f} MB after 1,000,000 "
+          f"(+{after_big - after_small:.1f} MB)")
 
 
 def main():
