@@ -13,14 +13,20 @@ cd "$work"
 export PORTAL_DATABASE_URL="sqlite:///$work/portal.db"
 "$work/venv/bin/flask" --app portal db upgrade >/dev/null 2>&1
 "$work/venv/bin/flask" --app portal demo --campaign-size 50 >/dev/null
+"$work/venv/bin/flask" --app portal teams create Checks >/dev/null
+echo "a long enough password" | "$work/venv/bin/flask" --app portal users create \
+  --email check@example.gov --team Checks --role admin --password-stdin >/dev/null
 "$work/venv/bin/python" - <<'PY'
 import csv
 import io
 
 from portal import create_app
 
-app = create_app()
+app = create_app({"WTF_CSRF_ENABLED": False})
 client = app.test_client()
+signed = client.post("/sign-in", data={"email": "check@example.gov",
+                                       "password": "a long enough password"})
+assert signed.status_code == 302, signed.status_code
 for path, needle in [("/", "Benchmark campaign of 50"), ("/campaigns/1", "How the messages fared"),
                      ("/guide", "Unreachable destination handset"), ("/plugins", "plugins.twilio"),
                      ("/static/vendor/htmx.min.js", "htmx"), ("/static/portal.css", "--ink")]:
