@@ -50,6 +50,13 @@ def create_user(session, email, team, role, password):
     return user
 
 
+def set_active(user, active):
+    """Enable or disable a user; disabling also ends every session they have open."""
+    user.active = active
+    if not active:
+        user.session_version += 1
+
+
 def find_user(session, email):
     user = session.execute(sa.select(User).where(
         User.email == (email or "").strip().lower())).scalar()

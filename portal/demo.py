@@ -145,13 +145,14 @@ DEMO_USERS = (("admin@portal.demo", "admin", 0), ("manager@health.demo", "manage
 
 
 def ensure_users(connection, team_ids):
-    """The demo accounts, each made once."""
-    password_hash = passwords.hash_password(DEMO_PASSWORD)
-    for email, role, team in DEMO_USERS:
-        if connection.execute(sa.select(User.id).where(User.email == email)).first() is None:
-            connection.execute(sa.insert(User).values(
-                email=email, role=role, team_id=team_ids[team], password_hash=password_hash,
-                active=True, created_at=utcnow()))
+    """The demo accounts, each made once (the slow hash only when one is missing)."""
+    existing = set(connection.execute(sa.select(User.email)).scalars())
+    missing = [user for user in DEMO_USERS if user[0] not in existing]
+    password_hash = passwords.hash_password(DEMO_PASSWORD) if missing else None
+    for email, role, team in missing:
+        connection.execute(sa.insert(User).values(
+            email=email, role=role, team_id=team_ids[team], password_hash=password_hash,
+            active=True, created_at=utcnow()))
 
 
 def is_loaded(connection):

@@ -129,14 +129,20 @@ def password_hash():
     return passwords.hash_password(PASSWORD)
 
 
+def team_named(name):
+    """The team called ``name``, made if there is none yet (inside an app context)."""
+    team = db.session.query(Team).filter_by(name=name).one_or_none()
+    if team is None:
+        team = Team(name=name)
+        db.session.add(team)
+        db.session.flush()
+    return team
+
+
 def add_user(app, password_hash, email, role="viewer", team="Ops"):
     """A user of ``team`` (made if needed) with ``role``; returns the user's id."""
     with app.app_context():
-        team_row = db.session.query(Team).filter_by(name=team).one_or_none()
-        if team_row is None:
-            team_row = Team(name=team)
-            db.session.add(team_row)
-            db.session.flush()
+        team_row = team_named(team)
         user = User(email=email, role=role, team_id=team_row.id,
                     password_hash=password_hash, active=True)
         db.session.add(user)
@@ -203,11 +209,7 @@ def make_campaign(app):
     def make(name="Campaign", messages=(), provider="twilio", sent_at=None, team="Ops",
              updated_at=None):
         with app.app_context():
-            team_row = db.session.query(Team).filter_by(name=team).one_or_none()
-            if team_row is None:
-                team_row = Team(name=team)
-                db.session.add(team_row)
-                db.session.flush()
+            team_row = team_named(team)
             campaign = Campaign(team_id=team_row.id, name=name, provider=provider,
                                 sent_at=sent_at or utcnow() - timedelta(hours=1))
             db.session.add(campaign)
@@ -250,12 +252,7 @@ def api_token(app):
 
     def make(team="Ops"):
         with app.app_context():
-            row = db.session.query(Team).filter_by(name=team).one_or_none()
-            if row is None:
-                row = Team(name=team)
-                db.session.add(row)
-                db.session.flush()
-            _, token = tokens.create(db.session, row, "tests")
+            _, token = tokens.create(db.session, team_named(team), "tests")
             db.session.commit()
             return token
 

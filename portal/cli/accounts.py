@@ -68,8 +68,7 @@ def disable_user_command(email):
         user = accounts.find_user(db.session, email)
     except accounts.AccountProblem as problem:
         _fail(problem)
-    user.active = False
-    user.session_version += 1
+    accounts.set_active(user, False)
     audit.record(db.session, "user.disable", email=user.email)
     db.session.commit()
     click.echo(f"{user.email} is disabled.")

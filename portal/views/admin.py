@@ -72,9 +72,7 @@ def set_active(user_id):
     active = request.form.get("active") == "1"
     if user.id == current_user.id and not active:
         return _users_page("You cannot disable your own account.", status=400)
-    user.active = active
-    if not active:
-        user.session_version += 1
+    accounts.set_active(user, active)
     audit.record(db.session, "user.enable" if active else "user.disable", email=user.email)
     db.session.commit()
     flash(f"{user.email} is {'enabled' if active else 'disabled'}.", "done")
