@@ -67,7 +67,7 @@ def init_app(app):
     @app.after_request
     def _finish(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
-        if request.endpoint != "static":
+        if log.isEnabledFor(logging.INFO) and request.endpoint != "static":
             milliseconds = (time.perf_counter() - g.get("request_started", time.perf_counter()))
             log.info("%s %s %s %.1f ms", request.method, request.path, response.status_code,
                      milliseconds * 1000,

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from flask import render_template
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import CSRFProtect
@@ -23,6 +24,40 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
+
+
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed cookie sessions, without building a signer for a request that brings
+    no cookie and leaves its session alone: callbacks and API calls, most requests under
+    load."""
+
+    def open_session(self, app, request):
+        if app.secret_key and "HTTP_COOKIE" not in request.environ:
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app, session, response):
+        if session or session.modified:
+            super().save_session(app, session, response)
+        elif session.accessed:
+            response.vary.add("Cookie")
+
+
+class SecurityHeaders:
+    """WSGI middleware adding HEADERS to every answer that does not set them itself; at this
+    level it costs a list append, not a header lookup per name."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+        self.headers = list(HEADERS.items())
+
+    def __call__(self, environ, start_response):
+        def start(status, headers, exc_info=None):
+            present = {name.lower() for name, _ in headers}
+            headers.extend(pair for pair in self.headers if pair[0].lower() not in present)
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, start)
 
 
 @login_manager.user_loader
@@ -62,8 +97,5 @@ def init_app(app):
                    "old. Nothing was changed: reload the page and try again.")
         return render_template("error.html", error=error, advice=message), 400
 
-    @app.after_request
-    def headers(response):
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    app.session_interface = SessionCookies()
+    app.wsgi_app = SecurityHeaders(app.wsgi_app)
