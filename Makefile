@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 HTMX_VERSION := 2.0.11
 HTMX := portal/static/vendor/htmx.min.js
+# axe-core checks every page for accessibility problems in the browser tests.
+AXE_VERSION := 4.14.1
+AXE := build/axe/axe.min.js
 export FLASK_APP := portal
 
 .PHONY: run serve test test-postgres install check-install clean
@@ -18,6 +21,13 @@ $(HTMX):
 	cd build/npm && npm pack --silent htmx.org@$(HTMX_VERSION) >/dev/null
 	tar -xzf build/npm/htmx.org-$(HTMX_VERSION).tgz -C build/npm
 	cp build/npm/package/dist/htmx.min.js $(HTMX)
+
+$(AXE):
+	mkdir -p $(dir $(AXE)) build/npm
+	cd build/npm && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null
+	mkdir -p build/npm/axe-core
+	tar -xzf build/npm/axe-core-$(AXE_VERSION).tgz -C build/npm/axe-core
+	cp build/npm/axe-core/package/axe.min.js $(AXE)
 
 $(VENV)/.installed: $(BIN)/python $(HTMX) setup.cfg examples/jsonl-report/setup.cfg
 	$(BIN)/pip install --quiet -e '.[test]' ./examples/jsonl-report
@@ -42,16 +52,17 @@ serve: install
 	$(BIN)/flask db upgrade
 	PORTAL_LOG_FORMAT=$${PORTAL_LOG_FORMAT:-json} $(BIN)/gunicorn -c python:portal.serving
 
-# Every test on SQLite, then every test again on a throwaway PostgreSQL server, then the
+# Every test on SQLite (the browser tests in tests/e2e among them, in Debian's chromium),
+# then every test but the browser ones again on a throwaway PostgreSQL server, then the
 # non-editable install.
-test: install
+test: install $(AXE)
 	$(BIN)/python -m pytest
 	$(MAKE) test-postgres
 	$(MAKE) check-install
 
 test-postgres: install
 	url=$$(tests/postgres.sh start) && trap 'tests/postgres.sh stop' EXIT && \
-	PORTAL_TEST_POSTGRES_URL=$$url $(BIN)/python -m pytest
+	PORTAL_TEST_POSTGRES_URL=$$url $(BIN)/python -m pytest --ignore=tests/e2e
 
 # The portal must also run from a plain, non-editable install, started from another folder.
 check-install: $(HTMX)

@@ -78,6 +78,12 @@ def _public_url(value):
     return value.rstrip("/")
 
 
+def _api_url(value):
+    if value and not re.fullmatch(r"https?://[^/\s?#]+", value.rstrip("/")):
+        raise ValueError("expected a base URL without a path, like http://127.0.0.1:8900")
+    return value.rstrip("/")
+
+
 def _count(value):
     if not value.isdigit():
         raise ValueError("expected a whole number, 0 or more")
@@ -110,6 +116,8 @@ SETTINGS = (
     Setting("TWILIO_ACCOUNT_SID", "", "the Twilio account whose messages are synced and "
             "whose callbacks are accepted"),
     Setting("TWILIO_AUTH_TOKEN", "", "the Twilio auth token that signs callbacks"),
+    Setting("TWILIO_API_URL", "", "where a sync reaches Twilio's REST API; empty means "
+            "https://api.twilio.com (the browser tests point it at a local stand-in)", _api_url),
     Setting("SESSION_IDLE_MINUTES", "30", "minutes without a request after which a person "
             "must sign in again", _positive_number),
     Setting("RETENTION_DAYS", "365", "days after a campaign's send date when its phone "

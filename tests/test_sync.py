@@ -7,7 +7,6 @@ import logging
 import re
 import threading
 from datetime import timedelta
-from email.utils import format_datetime
 from types import SimpleNamespace
 
 import pytest
@@ -29,41 +28,17 @@ from tests.conftest import HTMX
 from tests.conftest import page
 from tests.conftest import sid
 from tests.conftest import text
+from tests.twilio_standin import TwilioStandIn
+from tests.twilio_standin import error_body
+from tests.twilio_standin import message_resource
 
 API = "https://api.twilio.com/2010-04-01"
 MESSAGE_URL = re.compile(r"https://api\.twilio\.com/2010-04-01/Accounts/(?P<account>AC\w+)"
                          r"/Messages/(?P<sid>\w+)\.json")
 
-# Twilio's error bodies, as its API sends them.
-ERRORS = {
-    401: (20003, "Authenticate"),
-    404: (20404, "The requested resource {path} was not found"),
-    429: (20429, "Too Many Requests"),
-    500: (20500, "An internal server error has occurred"),
-}
-
-
 def error_response(status, path):
-    code, message = ERRORS[status]
-    body = {"code": code, "message": message.format(path=path),
-            "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
-    if status == 401:
-        body["detail"] = "Your AccountSid or AuthToken was incorrect."
-    return Response(status, json.dumps(body), {"Content-Type": "application/json"})
-
-
-def message_resource(account, message_sid, status, error_code):
-    now = format_datetime(utcnow(), usegmt=False)
-    path = f"/2010-04-01/Accounts/{account}/Messages/{message_sid}.json"
-    return {
-        "account_sid": account, "api_version": "2010-04-01", "body": "Your appointment is "
-        "tomorrow at 9:00.", "date_created": now, "date_sent": now, "date_updated": now,
-        "direction": "outbound-api", "error_code": int(error_code) if error_code else None,
-        "error_message": None, "from": "+6580000000", "messaging_service_sid": None,
-        "num_media": "0", "num_segments": "1", "price": "-0.04", "price_unit": "USD",
-        "sid": message_sid, "status": status, "to": "+6581234567", "uri": path,
-        "subresource_uris": {"media": path.replace(".json", "/Media.json")},
-    }
+    return Response(status, json.dumps(error_body(status, path)),
+                    {"Content-Type": "application/json"})
 
 
 class FakeTwilio(HttpClient):
@@ -649,3 +624,16 @@ def test_by_default_the_sync_runs_in_a_background_thread(app, client, twilio, ol
     assert ran_in == [f"portal-sync-{job.id}"]
     [job] = jobs(app)
     assert job.state == "done" and state(app, campaign_id)[sids[0]][0] == "SENT"
+
+
+def test_a_configured_api_url_is_asked_over_http_instead_of_twilio(app, old_campaign):
+    campaign_id, sids = old_campaign("Clinic reminders", [("queued", None), ("sending", None)])
+    with TwilioStandIn(ACCOUNT_SID) as standin:
+        standin.messages = {sids[0]: ("delivered", None), sids[1]: ("undelivered", "30005")}
+        app.config["PORTAL_TWILIO_API_URL"] = standin.url
+        tally, _ = run_sync(app, campaign_id)
+    assert sorted(standin.asked) == sorted(
+        f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}.json" for sid in sids)
+    assert tally == sync.Tally(asked=2, updated=2)
+    assert state(app, campaign_id) == {sids[0]: ("SENT", "delivered", None),
+                                       sids[1]: ("ERROR", "undelivered", "30005")}

@@ -13,6 +13,21 @@ from portal.providers import ProviderUpdate
 
 log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 30
+TWILIO_API = "https://api.twilio.com"
+
+
+class RebasedHttpClient(TwilioHttpClient):
+    """Twilio's HTTP client, sending the requests meant for api.twilio.com to another base
+    URL: a stand-in for Twilio's API (PORTAL_TWILIO_API_URL)."""
+
+    def __init__(self, base, **options):
+        super().__init__(**options)
+        self.base = base
+
+    def request(self, method, url, *args, **kwargs):
+        if url.startswith(TWILIO_API):
+            url = self.base + url.removeprefix(TWILIO_API)
+        return super().request(method, url, *args, **kwargs)
 
 
 def client(settings):
@@ -22,7 +37,11 @@ def client(settings):
         raise ProviderUnavailable("set PORTAL_TWILIO_ACCOUNT_SID and PORTAL_TWILIO_AUTH_TOKEN "
                                   "to ask Twilio for statuses", retry=False)
     # Tests hand in a twilio.http.HttpClient that answers as Twilio's API does.
-    http = settings.get("TWILIO_HTTP_CLIENT") or TwilioHttpClient(timeout=TIMEOUT_SECONDS)
+    http = settings.get("TWILIO_HTTP_CLIENT")
+    if http is None:
+        base = settings.get("PORTAL_TWILIO_API_URL") or ""
+        http = (RebasedHttpClient(base, timeout=TIMEOUT_SECONDS) if base
+                else TwilioHttpClient(timeout=TIMEOUT_SECONDS))
     return Client(account, token, http_client=http)
 
 
