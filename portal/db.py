@@ -126,6 +126,15 @@ def iso_timestamp(column, dialect_name):
     return sa.func.to_char(column, sa.literal_column("'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'"))
 
 
+def epoch_seconds(column, dialect_name):
+    """SQL for the timestamp ``column`` as whole seconds since 1970-01-01 UTC, an integer.
+    SQLite parses its stored ISO 8601 text (offset included); PostgreSQL's stored value is
+    naive UTC, whose epoch EXTRACT reads without any time zone shift."""
+    if dialect_name == "sqlite":
+        return sa.cast(sa.func.strftime("%s", column), sa.BigInteger)
+    return sa.cast(sa.extract("epoch", column), sa.BigInteger)
+
+
 class DriverStatement:
     """A statement compiled once and run many times on the database driver's own cursor,
     on the caller's connection and transaction, its rows plain tuples. For the hot paths

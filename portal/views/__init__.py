@@ -6,6 +6,7 @@ from portal.views import api
 from portal.views import auth
 from portal.views import callbacks
 from portal.views import campaigns
+from portal.views import charts
 from portal.views import dashboard
 from portal.views import errors
 from portal.views import guide
@@ -21,7 +22,7 @@ def register(app):
     csrf.exempt(api.bp)
     csrf.exempt(callbacks.bp)
     for blueprint in (auth.bp, dashboard.bp, campaigns.bp, reports.bp, guide.bp, plugins_page.bp,
-                      callbacks.bp, api.bp, uploads.bp, sync.bp, admin.bp, tokens.bp):
+                      callbacks.bp, api.bp, uploads.bp, sync.bp, admin.bp, tokens.bp, charts.bp):
         app.register_blueprint(blueprint)
     errors.register(app)
 

@@ -1,0 +1,136 @@
+"""Every page for everyone: no problem axe-core finds (WCAG 2.1 A and AA), usable with
+the keyboard alone, and readable on a phone-width screen without sideways scrolling."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import ADMIN
+from tests.e2e.conftest import AXE
+from tests.e2e.conftest import VIEWER
+from tests.e2e.conftest import sign_in
+
+FINISHED = "Clinic appointment confirmations"
+IN_FLIGHT = "Road works on Orchard Road"
+# (address, who signs in; None for nobody). Campaign pages are named and found at run time.
+PAGES = [
+    ("/sign-in", None),
+    ("/", ADMIN),
+    (FINISHED, ADMIN),
+    (IN_FLIGHT, ADMIN),
+    (FINISHED, VIEWER),
+    ("/?q=no+such+campaign", ADMIN),
+    ("/guide", ADMIN),
+    ("/plugins", ADMIN),
+    ("/campaigns/new", ADMIN),
+    ("/tokens", ADMIN),
+    ("/admin/users", ADMIN),
+    ("/admin/teams", ADMIN),
+    ("/admin/audit", ADMIN),
+    ("/campaigns/999999", ADMIN),
+    ("/campaigns/new", VIEWER),
+]
+AXE_RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+PHONE = {"width": 375, "height": 812}
+
+
+def address(page, target):
+    """The URL of ``target``: itself, or the page of the campaign of that name."""
+    if target.startswith("/"):
+        return target
+    page.goto("/?q=" + target.replace(" ", "+"))
+    return page.get_by_role("link", name=target, exact=True).get_attribute("href")
+
+
+def visit(new_page, target, email, **options):
+    page = new_page(email, **options) if email else new_page(**options)
+    page.goto(address(page, target))
+    page.wait_for_load_state("networkidle")
+    return page
+
+
+def axe_violations(page):
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate("""async (tags) => {
+        const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
+        return result.violations.map(v => `${v.id} (${v.impact}): ${v.help} at ` +
+            v.nodes.slice(0, 5).map(n => n.target.join(" ")).join("; "));
+    }""", AXE_RULES)
+
+
+@pytest.mark.parametrize(("target", "email"), PAGES)
+def test_axe_finds_no_problem(new_page, target, email):
+    # axe-core is injected as a script, which the portal's own policy would refuse.
+    page = visit(new_page, target, email, bypass_csp=True)
+    assert axe_violations(page) == []
+
+
+@pytest.mark.parametrize(("target", "email"), PAGES)
+def test_a_phone_width_screen_needs_no_sideways_scrolling(new_page, target, email):
+    page = visit(new_page, target, email, viewport=PHONE, is_mobile=True, has_touch=True,
+                 bypass_csp=True)
+    wide = page.evaluate("""() => [...document.querySelectorAll("body *")]
+        .filter(e => !e.closest(".scroll") && e.getBoundingClientRect().right
+                     > document.documentElement.clientWidth + 1)
+        .slice(0, 5).map(e => e.tagName + (e.id ? "#" + e.id : "") + "." + e.className)""")
+    assert wide == [], "these stick out of the screen"
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    expect(page.locator("h1")).to_be_visible()
+    # Narrow, tables scroll sideways in their own boxes; axe checks those are reachable too.
+    assert axe_violations(page) == []
+
+
+def focused(page):
+    return page.evaluate("""() => {
+        const e = document.activeElement;
+        const style = getComputedStyle(e);
+        return {tag: e.tagName, text: (e.innerText || e.value || "").trim(),
+                label: e.labels && e.labels[0] ? e.labels[0].innerText : "",
+                outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0};
+    }""")
+
+
+def tab_to(page, matches, presses=120):
+    """Press Tab until the focused element matches; every stop on the way must show where
+    the focus is."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        now = focused(page)
+        assert now["outline"], f"no visible focus on {now}"
+        if matches(now):
+            return now
+    raise AssertionError("never reached by Tab")
+
+
+def test_the_keyboard_alone_signs_in_opens_a_campaign_and_downloads_its_report(new_page):
+    page = new_page()
+    page.goto("/sign-in")
+    tab_to(page, lambda now: now["text"] == "Skip to content")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_in_viewport()
+    tab_to(page, lambda now: now["label"] == "Email")
+    page.keyboard.type(ADMIN)
+    tab_to(page, lambda now: now["label"] == "Password")
+    page.keyboard.type("demo-password-2026")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Campaigns")
+
+    tab_to(page, lambda now: now["label"] == "Search by name")
+    page.keyboard.type(FINISHED)
+    expect(page.locator("#matching")).to_have_text("1 campaign")
+    tab_to(page, lambda now: now["text"] == FINISHED)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text(FINISHED)
+
+    tab_to(page, lambda now: now["text"].startswith("CSV: all recipients"))
+    with page.expect_download(timeout=60_000) as download:
+        page.keyboard.press("Enter")
+    assert download.value.suggested_filename.endswith(".csv")
+
+
+def test_signing_in_by_keyboard_then_the_skip_link_goes_to_the_content(new_page):
+    page = new_page()
+    sign_in(page, ADMIN)
+    tab_to(page, lambda now: now["text"] == "Skip to content")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    # The next stop is inside the main content, past the navigation.
+    assert page.evaluate("document.activeElement.closest('main') !== null")
