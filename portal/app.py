@@ -1,5 +1,6 @@
 """The application factory."""
 
+import os
 from pathlib import Path
 
 from flask import Flask
@@ -28,7 +29,10 @@ def _template_folder():
 def create_app(test_config=None, plugins=None):
     """Build the portal. ``test_config`` overrides settings (tests); ``plugins`` is a
     ready PluginManager (tests that register plugins of their own)."""
-    app = Flask(__name__, instance_relative_config=True,
+    # PORTAL_INSTANCE_PATH moves the instance folder (the default database, prepared
+    # reports) elsewhere; the browser tests keep theirs apart from a developer's.
+    instance = os.environ.get("PORTAL_INSTANCE_PATH") or None
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance,
                 template_folder=str(_template_folder()), static_folder="static")
     settings = config.load(instance_path=app.instance_path)
     settings.update(test_config or {})

@@ -1,10 +1,13 @@
 """Delivery reports: the rows of a campaign, read in one consistent snapshot and paged by
-id, streamed through an exporter plugin to the HTTP response."""
+id, streamed through an exporter plugin to the HTTP response, or to a file that a
+background job prepares while the page shows its progress."""
 
 import json
+import logging
 import queue
 import re
 import threading
+import time
 import unicodedata
 from datetime import date
 
@@ -15,12 +18,18 @@ from portal import statuses
 from portal.db import DriverStatement
 from portal.db import iso_timestamp
 from portal.db import snapshot
+from portal.db import utcnow
+from portal.db import write_transaction
 from portal.exporters import ReportColumn
 from portal.models import CampaignCount
+from portal.models import Job
 from portal.models import Message
+
+log = logging.getLogger(__name__)
 
 messages = Message.__table__
 counts = CampaignCount.__table__
+jobs = Job.__table__
 
 COLUMNS = (
     ReportColumn("Phone number", 18),
@@ -35,6 +44,7 @@ COLUMNS = (
 
 PAGE_ROWS = 5000
 CHUNK_BYTES = 64 * 1024
+PROGRESS_ROWS = 5000  # rows between two progress reports of a prepared report
 
 
 def row_count(connection, campaign_id, only_errors):
@@ -166,10 +176,23 @@ def _audit(engine, event, rows):
         audit.insert(connection, event)
 
 
-def stream(engine, campaign, plugins, exporter, only_errors, audit_event=None):
+def _counted(rows, total, progress):
+    """The rows, calling ``progress(rows so far, total)`` every PROGRESS_ROWS rows and once
+    after the last."""
+    done = 0
+    for done, row in enumerate(rows, start=1):
+        yield row
+        if done % PROGRESS_ROWS == 0:
+            progress(done, total)
+    progress(done, total)
+
+
+def stream(engine, campaign, plugins, exporter, only_errors, audit_event=None, progress=None):
     """A generator of the report's bytes. The exporter runs in a thread on its own
     connection and transaction, so the rows and their count belong to one moment.
-    ``audit_event`` (an AuditEvent) is written with the number of rows, when they are known."""
+    ``audit_event`` (an AuditEvent) is written with the number of rows, when they are known.
+    ``progress(rows so far, total)``, if given, is called from that thread as the rows go
+    to the exporter."""
     pipe = _Pipe()
 
     def produce():
@@ -179,6 +202,8 @@ def stream(engine, campaign, plugins, exporter, only_errors, audit_event=None):
                 if audit_event is not None:
                     _audit(engine, audit_event, total)
                 rows = report_rows(connection, campaign, plugins, only_errors)
+                if progress is not None:
+                    rows = _counted(rows, total, progress)
                 exporter.write(COLUMNS, rows, pipe, total)
                 pipe.flush()
             pipe.put(_DONE)
@@ -202,3 +227,105 @@ def stream(engine, campaign, plugins, exporter, only_errors, audit_event=None):
             yield item
     finally:
         pipe.cancelled.set()
+
+
+# Prepared reports: the same stream written to a file by a job, whose row the page polls
+
+JOB_KIND = "report"
+RUNNING = "running"
+DONE = "done"
+FAILED = "failed"
+KEEP_SECONDS = 60 * 60
+
+
+def rows_text(count):
+    return f"{count:,} row{'' if count == 1 else 's'}"
+
+
+def progress_text(done, total):
+    return f"Writing row {done:,} of {total:,}"
+
+
+def prepared_path(folder, job_id, extension, only_errors):
+    """Where the job's finished file goes; its name says the format and which rows."""
+    return folder / f"{job_id}{'-errors' if only_errors else ''}.{extension}"
+
+
+def find_prepared(folder, job_id, extensions):
+    """(path, extension, only_errors) of the job's finished file, or None when there is none
+    (not finished, failed, removed, or written by another machine)."""
+    for extension in extensions:
+        for only_errors in (False, True):
+            path = prepared_path(folder, job_id, extension, only_errors)
+            if path.is_file():
+                return path, extension, only_errors
+    return None
+
+
+def remove_job_files(folder, job_id, extensions):
+    """Remove every file under the job's id. Ids start again with a new database, so such a
+    file would be another campaign's report."""
+    while (found := find_prepared(folder, job_id, extensions)) is not None:
+        found[0].unlink(missing_ok=True)
+
+
+def remove_old_files(folder, now=None):
+    """Remove the prepared files (finished or not) last written more than KEEP_SECONDS ago."""
+    oldest = (now or time.time()) - KEEP_SECONDS
+    for path in folder.iterdir():
+        try:
+            if path.is_file() and path.stat().st_mtime < oldest:
+                path.unlink()
+        except FileNotFoundError:  # another worker removed it first
+            pass
+
+
+def start_job(engine, campaign_id, only_errors):
+    """A new running report job for the campaign, its total the rows the counts promise;
+    returns its id."""
+    with write_transaction(engine) as connection:
+        total = row_count(connection, campaign_id, only_errors)
+        return connection.execute(jobs.insert().values(
+            kind=JOB_KIND, campaign_id=campaign_id, state=RUNNING, done=0, total=total,
+            message=f"Getting ready to write {rows_text(total)}", started_at=utcnow(),
+        ).returning(jobs.c.id)).scalar_one()
+
+
+def update_job(engine, job_id, **values):
+    with write_transaction(engine) as connection:
+        connection.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
+
+
+def run_job(engine, job_id, campaign, plugins, exporter, only_errors, path, audit_event=None):
+    """Write the report to ``path`` through ``stream``, as a download would get it, keeping
+    the job's row up to date. Never raises: whatever happens ends in the job's state."""
+    written = 0
+
+    def progress(done, total):
+        nonlocal written
+        written = done
+        update_job(engine, job_id, done=done, total=total, message=progress_text(done, total))
+
+    # Written under another name first, so a half-written file is never offered.
+    part = path.with_name(path.name + ".part")
+    try:
+        remove_job_files(path.parent, job_id, plugins.exporters())
+        with open(part, "wb") as file:
+            for chunk in stream(engine, campaign, plugins, exporter, only_errors, audit_event,
+                                progress):
+                file.write(chunk)
+        part.replace(path)
+    except Exception as error:  # whatever broke, the person is told and the file removed
+        log.exception("report job %s of campaign %s failed", job_id, campaign.id,
+                      extra={"campaign": campaign.id, "format": exporter.format_id})
+        part.unlink(missing_ok=True)
+        update_job(engine, job_id, state=FAILED, finished_at=utcnow(),
+                   message=f"The {exporter.label} report stopped ({type(error).__name__}). "
+                           f"Prepare it again; if it fails again, tell the portal's operators: "
+                           f"the portal's log has the details.")
+        return
+    log.info("report prepared job=%s campaign=%s format=%s only_errors=%s rows=%s", job_id,
+             campaign.id, exporter.format_id, only_errors, written,
+             extra={"campaign": campaign.id, "format": exporter.format_id})
+    update_job(engine, job_id, state=DONE, done=written, total=written, finished_at=utcnow(),
+               message=f"The {exporter.label} report is ready: {rows_text(written)}.")

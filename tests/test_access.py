@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal import access
+from portal import reports
 from portal.db import db
 from portal.models import ROLES
 from portal.models import ApiToken
@@ -121,14 +122,27 @@ def inline(app):
     app.config["PORTAL_RUN_IN_BACKGROUND"] = False
 
 
+def add_prepared_report(app, campaign_id, instance_path):
+    """A finished report job of the campaign, with its file in the app's instance folder."""
+    app.instance_path = str(instance_path)
+    with app.app_context():
+        job_id = reports.start_job(db.engine, campaign_id, only_errors=False)
+        reports.update_job(db.engine, job_id, state=reports.DONE)
+    folder = instance_path / "reports"
+    folder.mkdir()
+    reports.prepared_path(folder, job_id, "csv", False).write_bytes(b"Phone number\r\n")
+    return job_id
+
+
 @pytest.fixture
-def objects(app, make_campaign, make_user, api_token):
+def objects(app, make_campaign, make_user, api_token, tmp_path):
     """A real object behind every URL parameter of the portal."""
     campaign_id = make_campaign(SECRET_NAME, SECRET_MESSAGES)
     api_token()
     with app.app_context():
         token_id = db.session.execute(sa.select(ApiToken.id)).scalar_one()
     return {"campaign_id": campaign_id, "job_id": add_job(app, campaign_id),
+            "report_job_id": add_prepared_report(app, campaign_id, tmp_path),
             "token_id": token_id, "user_id": make_user("someone@example.gov"),
             "extension": "csv", "provider_name": "twilio"}
 
@@ -139,6 +153,8 @@ def back_to(sign_in_url):
 
 
 def path_of(rule, values):
+    if "/report-jobs/" in rule.rule:  # a report job's id, not the sync job's
+        values = {**values, "job_id": values["report_job_id"]}
     return rule.build({name: values[name] for name in rule.arguments}, append_unknown=False)[1]
 
 

@@ -535,7 +535,7 @@ def test_htmx_is_told_not_to_inject_its_inline_styles(client):
     config = json.loads(document.find("meta", attrs={"name": "htmx-config"})["content"])
     assert config["includeIndicatorStyles"] is False
     assert [tag["src"] for tag in document.find_all("script")] == \
-        ["/static/vendor/htmx.min.js"]
+        ["/static/vendor/htmx.min.js", "/static/portal.js"]
     script = client.get("/static/vendor/htmx.min.js")
     assert script.status_code == 200 and b"htmx" in script.get_data()
     script.close()

@@ -1,26 +1,37 @@
-"""Report downloads, in every format an exporter plugin supplies."""
+"""Report downloads, in every format an exporter plugin supplies: streamed straight to the
+browser, or prepared as a file by a background job whose progress the campaign page shows,
+then downloaded when it is ready."""
 
 import logging
+import threading
+from pathlib import Path
 from urllib.parse import quote
 
 from flask import Blueprint
 from flask import Response
 from flask import abort
+from flask import current_app
+from flask import redirect
 from flask import request
+from flask import send_file
+from flask import url_for
 
 from portal import access
 from portal import audit
 from portal import reports
 from portal.db import db
+from portal.models import Campaign
+from portal.models import Job
 from portal.plugin_manager import current_plugins
+from portal.views import partials
 
 bp = Blueprint("reports", __name__)
 log = logging.getLogger(__name__)
 
 
-@bp.get("/campaigns/<int:campaign_id>/report.<extension>")
-@access.requires("viewer")
-def download(campaign_id, extension):
+def requested_report(campaign_id, extension):
+    """(campaign, plugins, exporter, only_errors) that the URL asks for, or the 404 or 400
+    that says what is wrong with it."""
     campaign = access.visible_campaign(campaign_id)
     plugins = current_plugins()
     exporter = plugins.exporters().get(extension)
@@ -32,17 +43,131 @@ def download(campaign_id, extension):
     if only not in ("", "errors"):
         abort(400, f"only={only!r} is not understood: leave it out for every recipient, "
                    f"or use only=errors for the failed messages.")
-    only_errors = only == "errors"
+    return campaign, plugins, exporter, only == "errors"
 
+
+def download_event(campaign, exporter, only_errors):
+    """The audit entry of a report download, for whoever makes this request."""
+    return audit.event("report.download", campaign.id, format=exporter.format_id,
+                       only_errors=only_errors)
+
+
+def as_attachment(response, campaign, exporter, only_errors):
     name = reports.filename(campaign, exporter.extension, only_errors)
-    log.info("report download campaign=%s format=%s only_errors=%s", campaign.id,
-             exporter.format_id, only_errors,
-             extra={"campaign": campaign.id, "format": exporter.format_id})
-    body = reports.stream(db.engine, campaign, plugins, exporter, only_errors,
-                          audit.event("report.download", campaign.id, format=exporter.format_id,
-                                      only_errors=only_errors))
-    response = Response(body, content_type=exporter.media_type)
     response.headers["Content-Disposition"] = (
         f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}")
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@bp.get("/campaigns/<int:campaign_id>/report.<extension>")
+@access.requires("viewer")
+def download(campaign_id, extension):
+    campaign, plugins, exporter, only_errors = requested_report(campaign_id, extension)
+    log.info("report download campaign=%s format=%s only_errors=%s", campaign.id,
+             exporter.format_id, only_errors,
+             extra={"campaign": campaign.id, "format": exporter.format_id})
+    body = reports.stream(db.engine, campaign, plugins, exporter, only_errors,
+                          download_event(campaign, exporter, only_errors))
+    response = Response(body, content_type=exporter.media_type)
+    return as_attachment(response, campaign, exporter, only_errors)
+
+
+# Prepared reports
+
+def prepared_folder():
+    return Path(current_app.instance_path) / "reports"
+
+
+def _run(app, job_id, campaign_id, extension, only_errors, audit_event):
+    with app.app_context():
+        campaign = db.session.get(Campaign, campaign_id)
+        db.session.close()  # its columns stay loaded; no transaction stays open meanwhile
+        plugins = current_plugins()
+        path = reports.prepared_path(prepared_folder(), job_id, extension, only_errors)
+        reports.run_job(db.engine, job_id, campaign, plugins, plugins.exporters()[extension],
+                        only_errors, path, audit_event)
+
+
+def launch(job_id, campaign, exporter, only_errors, audit_event):
+    """Run the job in a background thread, or inline when PORTAL_RUN_IN_BACKGROUND is
+    False (tests)."""
+    app = current_app._get_current_object()
+    args = (app, job_id, campaign.id, exporter.extension, only_errors, audit_event)
+    if not app.config.get("PORTAL_RUN_IN_BACKGROUND", True):
+        _run(*args)
+        return
+    threading.Thread(target=_run, args=args, name=f"portal-report-{job_id}",
+                     daemon=True).start()
+
+
+def report_job(campaign_id, job_id):
+    """(campaign, job) when the job is a report job of a campaign the user may see; else
+    the same 404 as for a missing one."""
+    campaign = access.visible_campaign(campaign_id)
+    job = access.get_by_id(Job, job_id)
+    if job is None or job.kind != reports.JOB_KIND or job.campaign_id != campaign.id:
+        abort(404, f"Campaign {campaign.id} has no prepared report {job_id}. Prepare one "
+                   f"from the campaign's page.")
+    return campaign, job
+
+
+def _prepared_file(job):
+    if job.state != reports.DONE:
+        return None
+    return reports.find_prepared(prepared_folder(), job.id, current_plugins().exporters())
+
+
+def show_progress(campaign, job):
+    """How far the job has come: the partial the page polls (with HX-Redirect to the file
+    once it is ready), or opened directly, a page."""
+    ready = _prepared_file(job) is not None
+    file_url = url_for("reports.prepared_file", campaign_id=campaign.id, job_id=job.id)
+    response = partials.render("report_job.html", "partials/report_progress.html",
+                               campaign=campaign, job=job, ready=ready, file_url=file_url)
+    if ready and partials.wants_partial():
+        response.headers["HX-Redirect"] = file_url
+    return response
+
+
+@bp.post("/campaigns/<int:campaign_id>/report.<extension>/prepare")
+@access.requires("viewer")
+def prepare(campaign_id, extension):
+    """Start writing the report to a file, and show its progress."""
+    campaign, _plugins, exporter, only_errors = requested_report(campaign_id, extension)
+    folder = prepared_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    # Prepared files are kept an hour: long enough to download, short enough not to pile up.
+    reports.remove_old_files(folder)
+    job_id = reports.start_job(db.engine, campaign.id, only_errors)
+    launch(job_id, campaign, exporter, only_errors,
+           download_event(campaign, exporter, only_errors))
+    if not partials.wants_partial():
+        return redirect(url_for("reports.progress", campaign_id=campaign.id, job_id=job_id),
+                        303)
+    # End the session's read transaction: on SQLite its snapshot predates the job row.
+    db.session.rollback()
+    return show_progress(campaign, db.session.get(Job, job_id))
+
+
+@bp.get("/campaigns/<int:campaign_id>/report-jobs/<int:job_id>")
+@access.requires("viewer")
+def progress(campaign_id, job_id):
+    return show_progress(*report_job(campaign_id, job_id))
+
+
+@bp.get("/campaigns/<int:campaign_id>/report-jobs/<int:job_id>/file")
+@access.requires("viewer")
+def prepared_file(campaign_id, job_id):
+    """The finished file, as an attachment named as the direct download names it."""
+    campaign, job = report_job(campaign_id, job_id)
+    found = _prepared_file(job)
+    if found is None:
+        abort(404, f"Prepared report {job.id} is not here: it is not finished, it failed, or "
+                   f"it was removed (prepared reports are kept for an hour). Prepare it again "
+                   f"from the campaign's page.")
+    path, extension, only_errors = found
+    exporter = current_plugins().exporters()[extension]
+    response = send_file(path, mimetype=exporter.media_type, max_age=0)
+    response.headers["Content-Type"] = exporter.media_type
+    return as_attachment(response, campaign, exporter, only_errors)

@@ -49,7 +49,7 @@ class Portal:
     def __init__(self, folder, twilio_url):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "FLASK_APP": "portal",
+        self.env = {**os.environ, "FLASK_APP": "portal", "PORTAL_INSTANCE_PATH": str(folder),
                     "PORTAL_DATABASE_URL": f"sqlite:///{folder}/portal.db",
                     "PORTAL_SECRET_KEY": "e2e-secret-key-not-for-production",
                     "PORTAL_TWILIO_AUTH_TOKEN": AUTH_TOKEN,

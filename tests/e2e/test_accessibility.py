@@ -52,8 +52,13 @@ def axe_violations(page):
     page.add_script_tag(path=str(AXE))
     return page.evaluate("""async (tags) => {
         const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
-        return result.violations.map(v => `${v.id} (${v.impact}): ${v.help} at ` +
-            v.nodes.slice(0, 5).map(n => n.target.join(" ")).join("; "));
+        // Text as dark as its background is only "to review" for axe; here it is a fault.
+        // (axe cannot see the background of SVG text: the charts' labels are left out.)
+        const html = n => !document.querySelector(n.target[0])?.closest("svg");
+        const unsure = result.incomplete.filter(v => v.id === "color-contrast")
+            .map(v => ({...v, nodes: v.nodes.filter(html)})).filter(v => v.nodes.length);
+        return [...result.violations, ...unsure].map(v => `${v.id} (${v.impact}): ` +
+            `${v.help} at ` + v.nodes.slice(0, 5).map(n => n.target.join(" ")).join("; "));
     }""", AXE_RULES)
 
 

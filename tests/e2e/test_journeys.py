@@ -219,3 +219,41 @@ def test_a_viewer_reads_and_downloads_but_sees_no_manager_actions(new_page):
     answer = page.goto("/campaigns/new")
     assert answer.status == 403
     expect(page.locator("main")).to_contain_text("This needs a manager")
+
+
+def test_a_large_report_shows_its_progress_then_downloads(new_page, tmp_path):
+    page = new_page(ADMIN)
+    open_campaign(page, "National screening reminder")
+    total = count(page, "total")
+    with page.expect_download(timeout=120_000) as download:
+        page.get_by_role("link", name="Excel (XLSX): all recipients").click()
+        bar = page.locator("#report-progress progress")
+        expect(bar).to_be_attached()
+        assert int(bar.get_attribute("max")) == total
+    expect(page.locator("#report-progress")).to_contain_text(f"{total:,} rows")
+    sheet = openpyxl.load_workbook(read_download(download.value, tmp_path), read_only=True).active
+    assert sum(1 for _ in sheet.iter_rows(values_only=True)) == total + 1  # and the header
+
+
+def test_a_manager_imports_a_file_watching_it_go_and_lands_on_the_campaign(
+        new_page, tmp_path):
+    rows = ["Sid,To,Status,ErrorCode,SentDate"] + [
+        f"{message_sid(700_000 + index)},+65830{index:05d},"
+        f"{'undelivered' if index % 10 == 0 else 'delivered'},"
+        f"{'30003' if index % 10 == 0 else ''},2026-12-02 08:00:00"
+        for index in range(2_000)]
+    upload = tmp_path / "message-log.csv"
+    upload.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+    page = new_page(MANAGER)
+    page.get_by_role("link", name="Import a campaign").click()
+    page.get_by_label("Campaign name").fill("Imported from the console")
+    page.get_by_label("CSV file").set_input_files(upload)
+    progress = page.locator("#upload-progress")
+    expect(progress).to_be_hidden()
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Imported from the console")
+    expect(page.get_by_role("status")).to_contain_text("2,000")
+    assert count(page, "total") == 2_000
+    assert count(page, "error") == 200
+    expect(page).to_have_url(re.compile(r"/campaigns/\d+$"))
