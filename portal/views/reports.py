@@ -97,6 +97,7 @@ def launch(job_id, campaign, exporter, only_errors, audit_event):
     if not app.config.get("PORTAL_RUN_IN_BACKGROUND", True):
         _run(*args)
         return
+    # Shortcoming: the job dies with this process and its row stays "running" (no heartbeat).
     threading.Thread(target=_run, args=args, name=f"portal-report-{job_id}",
                      daemon=True).start()
 

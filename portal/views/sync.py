@@ -47,6 +47,7 @@ def launch(job_start, campaign_id, hours):
     if not app.config.get("PORTAL_RUN_IN_BACKGROUND", True):
         _run(*args)
         return
+    # Shortcoming: the job dies with this process and its row stays "running" (no heartbeat).
     threading.Thread(target=_run, args=args, name=f"portal-sync-{job_start.job_id}",
                      daemon=True).start()
 
