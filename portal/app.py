@@ -51,8 +51,9 @@ def create_app(test_config=None, plugins=None):
     db.init_app(app)
     Migrate(app, db, directory=str(MIGRATIONS))
     Htmx(app)
-    security.init_app(app)
+    # Request ids and timing first, so that a request refused by an access rule has them.
     observability.init_app(app)
+    security.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)

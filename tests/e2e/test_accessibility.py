@@ -1,6 +1,8 @@
 """Every page for everyone: no problem axe-core finds (WCAG 2.1 A and AA), usable with
 the keyboard alone, and readable on a phone-width screen without sideways scrolling."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -67,6 +69,10 @@ def test_axe_finds_no_problem(new_page, target, email):
     # axe-core is injected as a script, which the portal's own policy would refuse.
     page = visit(new_page, target, email, bypass_csp=True)
     assert axe_violations(page) == []
+    # Every title names the portal, and a campaign's page its campaign first.
+    expect(page).to_have_title(re.compile(r"\S · SMS Campaign Portal$"))
+    if not target.startswith("/"):
+        expect(page).to_have_title(re.compile("^" + re.escape(target) + " · "))
 
 
 @pytest.mark.parametrize(("target", "email"), PAGES)

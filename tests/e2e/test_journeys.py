@@ -146,6 +146,15 @@ def read_download(download, folder):
     return path
 
 
+def sheet_rows(path):
+    """The rows of the workbook's sheet, read by openpyxl."""
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return list(workbook.active.iter_rows(values_only=True))
+    finally:
+        workbook.close()
+
+
 def open_campaign(page, name):
     page.goto("/")
     page.get_by_label("Search by name").fill(name)
@@ -171,8 +180,7 @@ def test_reports_download_through_the_browser_and_open_in_their_readers(new_page
         page.get_by_role("link", name="Excel (XLSX): errors only").click()
     path = read_download(xlsx_download.value, tmp_path)
     assert path.suffix == ".xlsx"
-    sheet = openpyxl.load_workbook(path, read_only=True).active
-    header, *lines = list(sheet.iter_rows(values_only=True))
+    header, *lines = sheet_rows(path)
     status = header.index("Status")
     assert len(lines) == count(page, "error")
     assert {line[status] for line in lines} == {"ERROR"}
@@ -231,8 +239,7 @@ def test_a_large_report_shows_its_progress_then_downloads(new_page, tmp_path):
         expect(bar).to_be_attached()
         assert int(bar.get_attribute("max")) == total
     expect(page.locator("#report-progress")).to_contain_text(f"{total:,} rows")
-    sheet = openpyxl.load_workbook(read_download(download.value, tmp_path), read_only=True).active
-    assert sum(1 for _ in sheet.iter_rows(values_only=True)) == total + 1  # and the header
+    assert len(sheet_rows(read_download(download.value, tmp_path))) == total + 1  # and header
 
 
 def test_a_manager_imports_a_file_watching_it_go_and_lands_on_the_campaign(
