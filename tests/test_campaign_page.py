@@ -1,6 +1,7 @@
 """The campaign page: counts and shares, provider statuses, the error table, the stuck-queue
 warning, and polling that slows down and stops."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -37,6 +38,24 @@ def test_counts_and_shares(client, make_campaign):
     assert document.select_one("svg.bar")["aria-label"] == \
         "SENT 6, ERROR 5, QUEUED 1, SENDING 1 of 13"
     assert "54.5%" in text(document.select_one(".rate"))  # 6 of 11 final
+
+
+def test_the_bar_is_split_in_proportion_and_its_parts_differ_by_pattern(client, make_campaign):
+    campaign_id = make_campaign("Clinic reminders", MIX)
+    document = page(client.get(f"/campaigns/{campaign_id}"))
+    parts = document.select_one("svg.bar").select("rect")
+    widths = {rect["class"][0]: float(rect["width"].rstrip("%")) for rect in parts}
+    assert widths == pytest.approx({"part-sent": 100 * 6 / 13, "part-error": 100 * 5 / 13,
+                                    "part-queued": 100 / 13, "part-sending": 100 / 13}, abs=1e-3)
+    assert float(parts[1]["x"].rstrip("%")) == pytest.approx(100 * 6 / 13, abs=1e-3)
+    # Not colour alone: the stylesheet fills ERROR, QUEUED and SENDING with these patterns.
+    patterns = {pattern["id"] for pattern in document.select("svg.patterns pattern")}
+    assert patterns == {"pattern-error", "pattern-queued", "pattern-sending"}
+    response = client.get("/static/portal.css")
+    stylesheet = response.get_data(as_text=True)
+    response.close()
+    for status in ("error", "queued", "sending"):
+        assert re.search(rf"\.part-{status} {{ fill: url\(#pattern-{status}\)", stylesheet)
 
 
 def test_provider_statuses_with_meaning_and_action(client, make_campaign):
