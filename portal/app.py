@@ -1,6 +1,5 @@
 """The application factory."""
 
-import os
 from pathlib import Path
 
 from flask import Flask
@@ -31,8 +30,7 @@ def create_app(test_config=None, plugins=None):
     ready PluginManager (tests that register plugins of their own)."""
     # PORTAL_INSTANCE_PATH moves the instance folder (the default database, prepared
     # reports) elsewhere; the browser tests keep theirs apart from a developer's.
-    instance = os.environ.get("PORTAL_INSTANCE_PATH") or None
-    app = Flask(__name__, instance_relative_config=True, instance_path=instance,
+    app = Flask(__name__, instance_relative_config=True, instance_path=config.instance_path(),
                 template_folder=str(_template_folder()), static_folder="static")
     settings = config.load(instance_path=app.instance_path)
     settings.update(test_config or {})

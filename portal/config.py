@@ -36,6 +36,16 @@ class Setting:
         return PREFIX + self.name
 
 
+def instance_path(environ=None):
+    """PORTAL_INSTANCE_PATH, read before the app exists (Flask needs it to be made): an
+    absolute folder, or None for Flask's own default."""
+    value = (os.environ if environ is None else environ).get(PREFIX + "INSTANCE_PATH", "")
+    if value and not os.path.isabs(value):
+        raise ConfigError(PREFIX + "INSTANCE_PATH", "expected an absolute path, like "
+                          "/var/lib/portal", value)
+    return value or None
+
+
 def _region(value):
     region = value.upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
@@ -79,9 +89,12 @@ def _public_url(value):
 
 
 def _api_url(value):
-    if value and not re.fullmatch(r"https?://[^/\s?#]+", value.rstrip("/")):
-        raise ValueError("expected a base URL without a path, like http://127.0.0.1:8900")
-    return value.rstrip("/")
+    base = value.rstrip("/")
+    if base and not re.fullmatch(r"https://[^/\s?#]+|http://(127\.0\.0\.1|localhost|\[::1\])"
+                                 r"(:\d+)?", base):
+        raise ValueError("expected an https:// base URL without a path (http:// only on this "
+                         "machine, like http://127.0.0.1:8900): the auth token goes with it")
+    return base
 
 
 def _count(value):

@@ -9,8 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from portal import charts
+from portal import counters
 from portal.db import db
 from portal.db import utcnow
+from portal.db import write_transaction
 from portal.models import Message
 from tests.conftest import HTMX
 from tests.conftest import count
@@ -191,7 +193,19 @@ def test_the_chart_link_opened_directly_is_a_page(client, delivered):
     assert len(table_rows(document)) == len(table_rows(chart(client, campaign_id)))
 
 
-def test_polls_keep_the_chart_which_refreshes_itself_while_in_flight(client, make_campaign):
+def finish(app, campaign_id):
+    """Every message of the campaign delivered, its counts moved with it."""
+    with app.app_context():
+        with write_transaction(db.engine) as connection:
+            ids = connection.execute(sa.select(Message.id).where(
+                Message.campaign_id == campaign_id, Message.status != "SENT")).scalars().all()
+            for message_id in ids:
+                counters.apply_change(connection, message_id, counters.Change(
+                    "SENT", "delivered", None, 60, utcnow()))
+
+
+def test_polls_keep_the_chart_which_refreshes_itself_while_in_flight(app, client,
+                                                                     make_campaign):
     campaign_id = make_campaign("Going out", [("+6581234567", "delivered", None),
                                               ("+6581234568", "sending", None)])
     first = page(client.get(f"/campaigns/{campaign_id}"))
@@ -203,6 +217,10 @@ def test_polls_keep_the_chart_which_refreshes_itself_while_in_flight(client, mak
     url = f"/campaigns/{campaign_id}/delivery-chart"
     loaded = chart(client, campaign_id).select_one("#delivery-chart")
     assert loaded["hx-get"] == url and loaded["hx-trigger"] == "every 30s"
+    finish(app, campaign_id)
+    last = page(client.get(poll, headers=HTMX))
+    assert not last.select_one("#stats").has_attr("hx-trigger")
+    assert not last.select_one("#delivery-chart").has_attr("hx-preserve")  # loaded anew
 
 
 def test_a_finished_campaigns_chart_asks_for_nothing_more(client, make_campaign):

@@ -36,6 +36,7 @@ API = "https://api.twilio.com/2010-04-01"
 MESSAGE_URL = re.compile(r"https://api\.twilio\.com/2010-04-01/Accounts/(?P<account>AC\w+)"
                          r"/Messages/(?P<sid>\w+)\.json")
 
+
 def error_response(status, path):
     return Response(status, json.dumps(error_body(status, path)),
                     {"Content-Type": "application/json"})

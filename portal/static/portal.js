@@ -52,7 +52,12 @@
       xhr.addEventListener("load", function () {
         showAnswer(xhr);
       });
-      xhr.addEventListener("error", function () {
+      // No answer at all (the connection broke, or the request was cut off): say so, and let
+      // the person try again.
+      xhr.addEventListener("loadend", function () {
+        if (xhr.status !== 0) {
+          return;
+        }
         bar.removeAttribute("value");
         status.textContent = "The file could not be sent: the connection to the portal " +
           "broke off. Nothing was imported. Check the connection, then import it again.";

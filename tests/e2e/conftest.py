@@ -1,10 +1,11 @@
 """The browser tests: the portal started as a person starts it (migrations, demo data,
 gunicorn on 127.0.0.1), and Debian's chromium driven by Playwright. A failed test leaves a
-screenshot and the HTML of each of its pages in build/e2e-artifacts/."""
+screenshot and the HTML of each of its pages, and the server's log, in build/e2e-artifacts/."""
 
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -148,6 +149,10 @@ def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"The browser tests need Debian's chromium at {CHROMIUM} "
                     f"(apt-get install chromium), or PORTAL_TEST_CHROMIUM set to another.")
+    if not AXE.exists():
+        pytest.fail(f"The browser tests need axe-core at {AXE}: run `make {AXE.relative_to(ROOT)}`"
+                    f" (make test fetches it from the npm registry).")
+    shutil.rmtree(ARTEFACTS, ignore_errors=True)  # what is there is this run's failures
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
@@ -159,13 +164,17 @@ def new_page(request, browser, portal):
     """new_page(email=None, **context options) → a page in a fresh browser context, signed
     in as ``email`` when given. Pages are kept for the failure artefacts."""
     contexts = []
+    refused = []
     request.node.e2e_pages = []
+    request.node.e2e_portal = portal
 
     def make(email=None, **options):
         context = browser.new_context(base_url=portal.url, accept_downloads=True, **options)
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()
+        page.on("console", lambda message: refused.append(message.text)
+                if "Content Security Policy" in message.text else None)
         request.node.e2e_pages.append(page)
         if email:
             sign_in(page, email)
@@ -174,6 +183,7 @@ def new_page(request, browser, portal):
     yield make
     for context in contexts:
         context.close()
+    assert refused == [], "the page broke its own Content-Security-Policy"
 
 
 def sign_in(page, email, password=PASSWORD):
@@ -192,6 +202,10 @@ def pytest_runtest_makereport(item, call):
         return
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid)
+    portal = getattr(item, "e2e_portal", None)
+    if portal is not None:  # the server's side of the story: its log so far
+        portal.log.flush()
+        shutil.copyfile(portal.log.name, ARTEFACTS / f"{stem}-server.log")
     for number, page in enumerate(getattr(item, "e2e_pages", []), start=1):
         if page.is_closed():
             continue

@@ -113,7 +113,7 @@ def test_a_campaign_in_flight_moves_before_the_eyes_and_stops_polling_when_done(
 
     simulator = subprocess.Popen(
         [str(BIN / "flask"), "simulate", "--url", f"{portal.url}/callbacks/twilio",
-         "--campaign", str(campaign_id), "--per-second", "25", "--seed", "6"],
+         "--campaign", str(campaign_id), "--per-second", "8", "--seed", "6"],
         env=portal.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         seen = set()
@@ -128,15 +128,20 @@ def test_a_campaign_in_flight_moves_before_the_eyes_and_stops_polling_when_done(
         simulator.communicate()
 
     expect(page.locator("#stats .live")).to_have_count(0)
-    assert len(seen) >= 3, f"the counters should move while the page is watched: {seen}"
+    midway = [state for state in seen if 0 < state[0] + state[1] < size]
+    assert midway, f"the counters should move while the page is watched: {sorted(seen)}"
     assert count(page, "queued") == count(page, "sending") == 0
     assert count(page, "sent") + count(page, "error") == size
     assert same_page_load(page), "the counters should change without a reload"
+    # The last poll brought the chart of final statuses up to date.
+    expect(page.locator("#delivery-chart figure.delivery")).to_contain_text(
+        f"{size} of {size} recipients")
 
+    assert not page.evaluate("document.querySelector('#stats').hasAttribute('hx-trigger')")
     polls = []
     page.on("request", lambda request: polls.append(request.url)
-            if "/stats" in request.url else None)
-    page.wait_for_timeout(4_000)
+            if f"/campaigns/{campaign_id}/" in request.url else None)
+    page.wait_for_timeout(2_500)
     assert polls == [], "a finished campaign should not be polled"
 
 
@@ -258,8 +263,24 @@ def test_a_manager_imports_a_file_watching_it_go_and_lands_on_the_campaign(
     page.get_by_label("CSV file").set_input_files(upload)
     progress = page.locator("#upload-progress")
     expect(progress).to_be_hidden()
+    # A slow line, so the file takes a few seconds to send and its progress can be watched.
+    network = page.context.new_cdp_session(page)
+    network.send("Network.enable")
+    network.send("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 0, "downloadThroughput": -1,
+        "uploadThroughput": upload.stat().st_size / 3})
+    mark_page_load(page)
     page.get_by_role("button", name="Import").click()
+
+    expect(progress).to_be_visible()
+    expect(progress).to_contain_text(re.compile(r"Sending the file: [\d.]+ of [\d.]+ MB"))
+    sent = set()
+    while page.locator("#upload-bar").count() and len(sent) < 3:
+        sent.add(page.evaluate("document.getElementById('upload-bar')?.value ?? null"))
+        page.wait_for_timeout(100)
+    assert len(sent - {None, 0}) >= 2, f"the bar should move as the file goes: {sent}"
     expect(page.get_by_role("heading", level=1)).to_have_text("Imported from the console")
+    assert same_page_load(page), "the script should have sent the file, not the browser"
     expect(page.get_by_role("status")).to_contain_text("2,000")
     assert count(page, "total") == 2_000
     assert count(page, "error") == 200
