@@ -122,8 +122,9 @@ class ApiToken(db.Model):
 
 
 class Job(db.Model):
-    """Long work started from a page (a provider sync), with its progress, so that any web
-    worker can show how far it has come."""
+    """Long work started from a campaign's page, with its progress, so that any web worker
+    can show how far it has come. ``kind`` says which: ``sync`` (asking the provider for
+    missing statuses) or ``report`` (writing a delivery report to a file to download)."""
 
     __tablename__ = "jobs"
     __table_args__ = (sa.Index("ix_jobs_campaign", "campaign_id", "id"),)

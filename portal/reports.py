@@ -7,9 +7,10 @@ import logging
 import queue
 import re
 import threading
-import time
 import unicodedata
 from datetime import date
+from datetime import timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -21,12 +22,14 @@ from portal.db import snapshot
 from portal.db import utcnow
 from portal.db import write_transaction
 from portal.exporters import ReportColumn
+from portal.models import Campaign
 from portal.models import CampaignCount
 from portal.models import Job
 from portal.models import Message
 
 log = logging.getLogger(__name__)
 
+campaigns = Campaign.__table__
 messages = Message.__table__
 counts = CampaignCount.__table__
 jobs = Job.__table__
@@ -235,60 +238,120 @@ JOB_KIND = "report"
 RUNNING = "running"
 DONE = "done"
 FAILED = "failed"
-KEEP_SECONDS = 60 * 60
+KEEP_SECONDS = 60 * 60  # prepared files hold phone numbers: kept an hour after they are done
 
 
 def rows_text(count):
     return f"{count:,} row{'' if count == 1 else 's'}"
 
 
-def progress_text(done, total):
-    return f"Writing row {done:,} of {total:,}"
+def report_title(exporter, only_errors):
+    """What the job's messages call the report: ``CSV report (errors only)``."""
+    return f"{exporter.label} report{' (errors only)' if only_errors else ''}"
 
 
-def prepared_path(folder, job_id, extension, only_errors):
+def progress_text(title, done, total):
+    return f"Writing the {title}: row {done:,} of {total:,}"
+
+
+def prepared_folder(app):
+    """Where prepared reports are written: ``reports/`` in the app's instance folder."""
+    return Path(app.instance_path) / "reports"
+
+
+def _stem(job):
+    """The start of a job's file names: its id, campaign and start (epoch seconds). Ids
+    start again after a restore, but not with the same campaign and second."""
+    return f"{job.id}-{job.campaign_id}-{int(job.started_at.timestamp())}"
+
+
+def prepared_path(folder, job, extension, only_errors):
     """Where the job's finished file goes; its name says the format and which rows."""
-    return folder / f"{job_id}{'-errors' if only_errors else ''}.{extension}"
+    return folder / f"{_stem(job)}{'-errors' if only_errors else ''}.{extension}"
 
 
-def find_prepared(folder, job_id, extensions):
+def find_prepared(folder, job, extensions):
     """(path, extension, only_errors) of the job's finished file, or None when there is none
     (not finished, failed, removed, or written by another machine)."""
     for extension in extensions:
         for only_errors in (False, True):
-            path = prepared_path(folder, job_id, extension, only_errors)
+            path = prepared_path(folder, job, extension, only_errors)
             if path.is_file():
                 return path, extension, only_errors
     return None
 
 
-def remove_job_files(folder, job_id, extensions):
-    """Remove every file under the job's id. Ids start again with a new database, so such a
-    file would be another campaign's report."""
-    while (found := find_prepared(folder, job_id, extensions)) is not None:
-        found[0].unlink(missing_ok=True)
+def _keep_since(now=None):
+    return (now or utcnow()) - timedelta(seconds=KEEP_SECONDS)
 
 
-def remove_old_files(folder, now=None):
-    """Remove the prepared files (finished or not) last written more than KEEP_SECONDS ago."""
-    oldest = (now or time.time()) - KEEP_SECONDS
-    for path in folder.iterdir():
+def expired(job, now=None):
+    """Whether the job finished more than KEEP_SECONDS ago, so its file is not kept."""
+    return job.finished_at is not None and job.finished_at < _keep_since(now)
+
+
+def expired_files(engine, folder, now=None):
+    """The files in the folder to remove: any file but those of report jobs still running or
+    finished less than KEEP_SECONDS ago, and any file not written to for KEEP_SECONDS (as one
+    a job left half-written when its process died)."""
+    if not folder.is_dir():
+        return []
+    # Listed before the jobs are read, so each file's job row is already there to be read.
+    paths = [path for path in folder.iterdir() if path.is_file()]
+    since = _keep_since(now)
+    with engine.connect() as connection:
+        live = connection.execute(sa.select(jobs.c.id, jobs.c.campaign_id, jobs.c.started_at)
+                                  .where(jobs.c.kind == JOB_KIND,
+                                         sa.or_(jobs.c.state == RUNNING,
+                                                jobs.c.finished_at >= since))).all()
+    kept = {_stem(job) for job in live}
+
+    def keep(path):
         try:
-            if path.is_file() and path.stat().st_mtime < oldest:
-                path.unlink()
+            written = path.stat().st_mtime
+        except FileNotFoundError:  # another worker removed it first
+            return True
+        stem = path.name.partition(".")[0].removesuffix("-errors")
+        return stem in kept and written >= since.timestamp()
+
+    return [path for path in paths if not keep(path)]
+
+
+def remove_expired_files(engine, folder, now=None):
+    """Remove the expired_files; returns how many this call removed."""
+    removed = 0
+    for path in expired_files(engine, folder, now):
+        try:
+            path.unlink()
+            removed += 1
         except FileNotFoundError:  # another worker removed it first
             pass
+    return removed
 
 
-def start_job(engine, campaign_id, only_errors):
-    """A new running report job for the campaign, its total the rows the counts promise;
-    returns its id."""
+def start_job(engine, campaign_id, exporter, only_errors):
+    """(job id, whether it is new): a new running report job for the campaign, its total the
+    rows the counts promise; or the campaign's report job already running, if one started
+    less than KEEP_SECONDS ago (an older one is taken for dead with its process)."""
+    title = report_title(exporter, only_errors)
     with write_transaction(engine) as connection:
+        # Locks the campaign row on PostgreSQL (BEGIN IMMEDIATE already serialises SQLite),
+        # so two clicks at once cannot both start a job.
+        connection.execute(sa.select(campaigns.c.id).where(campaigns.c.id == campaign_id)
+                           .with_for_update())
+        running = connection.execute(
+            sa.select(jobs.c.id)
+            .where(jobs.c.kind == JOB_KIND, jobs.c.campaign_id == campaign_id,
+                   jobs.c.state == RUNNING, jobs.c.started_at >= _keep_since())
+            .order_by(jobs.c.id.desc()).limit(1)).scalar()
+        if running is not None:
+            return running, False
         total = row_count(connection, campaign_id, only_errors)
         return connection.execute(jobs.insert().values(
             kind=JOB_KIND, campaign_id=campaign_id, state=RUNNING, done=0, total=total,
-            message=f"Getting ready to write {rows_text(total)}", started_at=utcnow(),
-        ).returning(jobs.c.id)).scalar_one()
+            message=f"Getting ready to write the {title}: {rows_text(total)}",
+            started_at=utcnow(),
+        ).returning(jobs.c.id)).scalar_one(), True
 
 
 def update_job(engine, job_id, **values):
@@ -299,17 +362,18 @@ def update_job(engine, job_id, **values):
 def run_job(engine, job_id, campaign, plugins, exporter, only_errors, path, audit_event=None):
     """Write the report to ``path`` through ``stream``, as a download would get it, keeping
     the job's row up to date. Never raises: whatever happens ends in the job's state."""
+    title = report_title(exporter, only_errors)
     written = 0
 
     def progress(done, total):
         nonlocal written
         written = done
-        update_job(engine, job_id, done=done, total=total, message=progress_text(done, total))
+        update_job(engine, job_id, done=done, total=total,
+                   message=progress_text(title, done, total))
 
     # Written under another name first, so a half-written file is never offered.
     part = path.with_name(path.name + ".part")
     try:
-        remove_job_files(path.parent, job_id, plugins.exporters())
         with open(part, "wb") as file:
             for chunk in stream(engine, campaign, plugins, exporter, only_errors, audit_event,
                                 progress):
@@ -320,7 +384,7 @@ def run_job(engine, job_id, campaign, plugins, exporter, only_errors, path, audi
                       extra={"campaign": campaign.id, "format": exporter.format_id})
         part.unlink(missing_ok=True)
         update_job(engine, job_id, state=FAILED, finished_at=utcnow(),
-                   message=f"The {exporter.label} report stopped ({type(error).__name__}). "
+                   message=f"The {title} stopped ({type(error).__name__}). "
                            f"Prepare it again; if it fails again, tell the portal's operators: "
                            f"the portal's log has the details.")
         return
@@ -328,4 +392,4 @@ def run_job(engine, job_id, campaign, plugins, exporter, only_errors, path, audi
              campaign.id, exporter.format_id, only_errors, written,
              extra={"campaign": campaign.id, "format": exporter.format_id})
     update_job(engine, job_id, state=DONE, done=written, total=written, finished_at=utcnow(),
-               message=f"The {exporter.label} report is ready: {rows_text(written)}.")
+               message=f"The {title} is ready: {rows_text(written)}.")

@@ -22,6 +22,7 @@ from portal.models import Job
 from portal.models import Message
 from portal.models import Team
 from portal.models import User
+from portal.plugin_manager import current_plugins
 from tests.conftest import HTMX
 from tests.conftest import PASSWORD
 from tests.conftest import add_user
@@ -126,11 +127,13 @@ def add_prepared_report(app, campaign_id, instance_path):
     """A finished report job of the campaign, with its file in the app's instance folder."""
     app.instance_path = str(instance_path)
     with app.app_context():
-        job_id = reports.start_job(db.engine, campaign_id, only_errors=False)
+        exporter = current_plugins().exporters()["csv"]
+        job_id, _new = reports.start_job(db.engine, campaign_id, exporter, only_errors=False)
         reports.update_job(db.engine, job_id, state=reports.DONE)
+        job = db.session.get(Job, job_id)
     folder = instance_path / "reports"
     folder.mkdir()
-    reports.prepared_path(folder, job_id, "csv", False).write_bytes(b"Phone number\r\n")
+    reports.prepared_path(folder, job, "csv", False).write_bytes(b"Phone number\r\n")
     return job_id
 
 

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import time
+from datetime import timedelta
 
 import openpyxl
 import pytest
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from portal import hookimpl
 from portal import reports
 from portal.db import db
+from portal.db import utcnow
 from portal.exporters import Exporter
 from portal.models import AuditEvent
 from portal.models import Job
@@ -74,6 +76,26 @@ def bar(response):
             job.has_attr("hx-get"))
 
 
+def job_id_of(file_url):
+    return int(file_url.split("/")[-2])
+
+
+def finished_ago(app, job_id, seconds):
+    """Make the job look finished ``seconds`` ago."""
+    with app.app_context():
+        db.session.execute(sa.update(Job).where(Job.id == job_id).values(
+            finished_at=utcnow() - timedelta(seconds=seconds)))
+        db.session.commit()
+
+
+def download_events(app):
+    """(actor, details) of every report.download in the audit log, oldest first."""
+    with app.app_context():
+        return [(event.actor, json.loads(event.details)) for event in db.session.execute(
+            sa.select(AuditEvent).where(AuditEvent.action == "report.download")
+            .order_by(AuditEvent.id)).scalars()]
+
+
 def wait_until_ready(client, progress_url, seconds=20):
     """Poll the progress partial as the page does, until it sends the browser to the file."""
     deadline = time.monotonic() + seconds
@@ -99,6 +121,8 @@ def test_each_report_link_prepares_with_progress_and_still_downloads_without_scr
         (f"/campaigns/{campaign_id}/report.xlsx", prepare_url(campaign_id, "xlsx")),
     }
     assert all(link["hx-target"] == "#report-progress" for link in links)
+    # A double click sends one request: htmx disables the link while it is answered.
+    assert all(link["hx-disabled-elt"] == "this" for link in links)
     area = document.select_one(".downloads #report-progress")
     assert area["aria-live"] == "polite"
     direct = client.get(links[0]["href"])
@@ -146,8 +170,8 @@ def test_the_bar_moves_and_says_what_it_is_doing(app, client, client_as, campaig
 
     monkeypatch.setattr(reports, "update_job", update_and_look)
     finished = client.post(prepare_url(campaign_id), headers=HTMX)
-    assert seen == [(2, 7, "Writing row 2 of 7…", True), (4, 7, "Writing row 4 of 7…", True),
-                    (6, 7, "Writing row 6 of 7…", True), (7, 7, "Writing row 7 of 7…", True)]
+    assert seen == [(done, 7, f"Writing the CSV report: row {done} of 7…", True)
+                    for done in (2, 4, 6, 7)]
     value, most, said, polls = bar(finished)
     assert (value, most, polls) == (7, 7, False)
     assert said.startswith("The CSV report is ready: 7 rows.")
@@ -215,7 +239,7 @@ def test_a_failed_report_says_what_went_wrong_and_what_to_do(app, client, campai
     assert os.listdir(folder) == []  # no half-written file is left or offered
 
 
-def test_an_expired_report_asks_to_prepare_it_again(client, campaign_id, inline, folder):
+def test_a_removed_report_asks_to_prepare_it_again(client, campaign_id, inline, folder):
     started = client.post(prepare_url(campaign_id), headers=HTMX)
     file_url = started.headers["HX-Redirect"]
     for path in folder.iterdir():
@@ -225,19 +249,49 @@ def test_an_expired_report_asks_to_prepare_it_again(client, campaign_id, inline,
     assert "Prepare it again" in text(page(again).select_one(".report-job"))
     missing = client.get(file_url)
     assert missing.status_code == 404
-    assert "kept for an hour" in text(page(missing))
+    assert "is no longer kept: prepared reports are removed after an hour" in text(page(missing))
 
 
-def test_a_new_job_removes_prepared_files_older_than_an_hour(client, campaign_id, inline,
-                                                             folder):
-    folder.mkdir(parents=True)
-    old, recent = folder / "900.csv", folder / "901-errors.xlsx.part"
-    for path in (old, recent):
+def test_a_report_finished_more_than_an_hour_ago_is_removed_and_not_served(
+        app, client, campaign_id, inline, folder):
+    file_url = client.post(prepare_url(campaign_id), headers=HTMX).headers["HX-Redirect"]
+    job_id = job_id_of(file_url)
+    finished_ago(app, job_id, reports.KEEP_SECONDS - 60)
+    still = client.get(file_url)
+    assert still.status_code == 200
+    still.close()
+
+    finished_ago(app, job_id, reports.KEEP_SECONDS + 1)
+    missing = client.get(file_url)
+    assert missing.status_code == 404
+    assert f"Prepared report {job_id} is no longer kept" in text(page(missing))
+    assert os.listdir(folder) == []  # removed when asked for, not left for the next sweep
+    shown = client.get(file_url.removesuffix("/file"), headers=HTMX)
+    assert "HX-Redirect" not in shown.headers
+    assert text(page(shown).select_one(".report-job .warning")).startswith(
+        "This prepared report is no longer kept")
+
+
+def test_preparing_removes_expired_and_stray_files_and_keeps_live_ones(app, client,
+                                                                      campaign_id, inline,
+                                                                      folder):
+    expiring = job_id_of(client.post(prepare_url(campaign_id), headers=HTMX)
+                         .headers["HX-Redirect"])
+    recent = job_id_of(client.post(prepare_url(campaign_id, "xlsx"), headers=HTMX)
+                       .headers["HX-Redirect"])
+    finished_ago(app, expiring, reports.KEEP_SECONDS + 1)
+    [expired_file] = [name for name in os.listdir(folder) if name.startswith(f"{expiring}-")]
+    [recent_file] = [name for name in os.listdir(folder) if name.startswith(f"{recent}-")]
+    stray, stale = folder / "900.csv", folder / "901-errors.xlsx.part"
+    for path in (stray, stale):
         path.write_bytes(b"rows")
     two_hours_ago = time.time() - 2 * 3600
-    os.utime(old, (two_hours_ago, two_hours_ago))
-    client.post(prepare_url(campaign_id), headers=HTMX)
-    assert not old.exists() and recent.exists()
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+
+    client.post(prepare_url(campaign_id, "csv", True), headers=HTMX)
+    left = os.listdir(folder)
+    assert recent_file in left and len(left) == 2  # the recent one and the new one
+    assert expired_file not in left and {stray.name, stale.name}.isdisjoint(left)
 
 
 def test_the_progress_pages_hold_no_inline_code(client, campaign_id, inline):
@@ -248,36 +302,115 @@ def test_the_progress_pages_hold_no_inline_code(client, campaign_id, inline):
         assert inline_code(page(response)) == []
 
 
-def test_a_file_left_under_the_same_job_id_is_never_offered(client, campaign_id, inline,
-                                                            folder):
-    """A new database numbers its jobs from 1 again; an old file of job 1 is not job 1's."""
-    folder.mkdir(parents=True)
-    (folder / "1.csv").write_bytes(b"another database's report")
-    started = client.post(prepare_url(campaign_id, "xlsx", True), headers=HTMX)
-    assert started.headers["HX-Redirect"] == f"/campaigns/{campaign_id}/report-jobs/1/file"
-    prepared = client.get(started.headers["HX-Redirect"])
-    assert len(report_rows("xlsx", prepared.get_data())) == 1 + ERRORS_IN_MIX
-    prepared.close()
-    assert sorted(os.listdir(folder)) == ["1-errors.xlsx"]
+def test_a_file_is_named_by_its_job_campaign_and_start(app, client, campaign_id, inline,
+                                                      folder):
+    file_url = client.post(prepare_url(campaign_id, "xlsx", True),
+                           headers=HTMX).headers["HX-Redirect"]
+    job_id = job_id_of(file_url)
+    with app.app_context():
+        started = int(db.session.get(Job, job_id).started_at.timestamp())
+    assert os.listdir(folder) == [f"{job_id}-{campaign_id}-{started}-errors.xlsx"]
+
+
+@pytest.mark.parametrize("written_by", ["another campaign", "another start"])
+def test_a_file_under_the_same_job_id_written_for_another_job_is_never_offered(
+        app, client, campaign_id, inline, folder, written_by):
+    """After a database restore, ids are given again: a file that a lost job wrote under the
+    same id, for another campaign or at another time, is not this job's."""
+    file_url = client.post(prepare_url(campaign_id), headers=HTMX).headers["HX-Redirect"]
+    job_id = job_id_of(file_url)
+    [path] = folder.iterdir()
+    _, campaign, started = path.stem.split("-")
+    other = (f"{job_id}-{int(campaign) + 1}-{started}.csv" if written_by == "another campaign"
+             else f"{job_id}-{campaign}-{int(started) - 60}.csv")
+    path.rename(folder / other)
+    assert client.get(file_url).status_code == 404
+    shown = client.get(file_url.removesuffix("/file"), headers=HTMX)
+    assert "HX-Redirect" not in shown.headers
+    assert "no longer kept" in text(page(shown).select_one(".report-job"))
+
+
+# One report job of a campaign at a time
+
+@pytest.fixture
+def not_run(monkeypatch):
+    """Jobs are started but never run, so they stay running; returns the ids launched."""
+    launched = []
+    monkeypatch.setattr("portal.views.reports.launch",
+                        lambda job_id, *args: launched.append(job_id))
+    return launched
+
+
+def test_while_a_report_is_prepared_another_request_shows_its_progress(app, client, client_as,
+                                                                      campaign_id, folder,
+                                                                      not_run):
+    first = client.post(prepare_url(campaign_id, "csv", True), headers=HTMX)
+    progress_url = page(first).select_one(".report-job")["hx-get"]
+    assert page(first).select_one(".report-note") is None
+    for asker in (client, client_as("viewer", "Ops")):  # a double click, or a colleague
+        again = asker.post(prepare_url(campaign_id, "xlsx"), headers=HTMX)
+        assert again.status_code == 200
+        job = page(again).select_one(".report-job")
+        assert job["hx-get"] == progress_url
+        assert text(job.find("p")) == "Getting ready to write the CSV report (errors only): " \
+                                      "3 rows…"
+        assert text(page(again).select_one(".report-note")).startswith(
+            "A report of this campaign is being prepared already")
+    assert count(app, Job) == 1 and len(not_run) == 1
+
+    plain = client.post(prepare_url(campaign_id))
+    assert plain.status_code == 303 and plain.location == progress_url
+    shown = page(client.get(plain.location))
+    assert text(shown.select_one(".flash")).startswith("A report of this campaign is being "
+                                                       "prepared already")
+    assert count(app, Job) == 1
+
+
+def test_a_finished_or_long_dead_report_job_does_not_hold_back_the_next(app, client,
+                                                                       campaign_id, folder,
+                                                                       not_run):
+    def update(job_id, **values):
+        with app.app_context():
+            reports.update_job(db.engine, job_id, **values)
+
+    client.post(prepare_url(campaign_id), headers=HTMX)
+    # Still running, started more than an hour ago: its process died.
+    update(not_run[0], started_at=utcnow() - timedelta(seconds=reports.KEEP_SECONDS + 1))
+    client.post(prepare_url(campaign_id), headers=HTMX)
+    update(not_run[1], state="done", finished_at=utcnow())
+    client.post(prepare_url(campaign_id), headers=HTMX)
+    assert len(not_run) == 3 and count(app, Job) == 3
 
 
 # Who may prepare and download, and what is recorded
 
-def test_a_viewer_may_prepare_and_the_audit_log_records_the_download(app, client_as,
-                                                                     campaign_id, inline):
+def test_preparing_and_each_download_are_audited_for_whoever_does_them(app, client_as,
+                                                                       campaign_id, inline):
     viewer = client_as("viewer", "Ops")
     started = viewer.post(prepare_url(campaign_id, "csv", True), headers=HTMX)
     assert started.status_code == 200
-    prepared = viewer.get(started.headers["HX-Redirect"])
-    assert len(report_rows("csv", prepared.get_data())) == 1 + ERRORS_IN_MIX
-    prepared.close()
     with app.app_context():
-        [event] = db.session.execute(sa.select(AuditEvent).where(
-            AuditEvent.action == "report.download")).scalars().all()
-        assert event.actor == "viewer.ops@example.gov" and event.campaign_id == campaign_id
-        assert json.loads(event.details) == {"format": "csv", "only_errors": True,
-                                             "rows": ERRORS_IN_MIX}
-        assert event.address == "127.0.0.1"
+        [prepared] = db.session.execute(sa.select(AuditEvent).where(
+            AuditEvent.action == "report.prepare")).scalars().all()
+        assert prepared.actor == "viewer.ops@example.gov"
+        assert prepared.campaign_id == campaign_id and prepared.address == "127.0.0.1"
+        assert json.loads(prepared.details) == {"format": "csv", "only_errors": True,
+                                                "rows": ERRORS_IN_MIX}
+    assert download_events(app) == []  # written to a file, not yet downloaded by anyone
+
+    file_url = started.headers["HX-Redirect"]
+    details = {"format": "csv", "only_errors": True, "rows": ERRORS_IN_MIX}
+    for number, downloader in enumerate((viewer, client_as("manager", "Ops")), start=1):
+        prepared_file = downloader.get(file_url)
+        assert len(report_rows("csv", prepared_file.get_data())) == 1 + ERRORS_IN_MIX
+        prepared_file.close()
+        assert len(download_events(app)) == number
+    assert download_events(app) == [("viewer.ops@example.gov", details),
+                                    ("manager.ops@example.gov", details)]
+    with app.app_context():
+        users = db.session.execute(sa.select(AuditEvent.user_id).where(
+            AuditEvent.action == "report.download").order_by(AuditEvent.id)).scalars().all()
+        assert len(set(users)) == 2 and None not in users
 
 
 def test_another_teams_report_job_reads_as_missing(app, client_as, make_campaign, inline):
@@ -339,8 +472,7 @@ def test_the_upload_page_has_a_hidden_progress_bar_and_loads_the_portals_script(
     scripts = [tag["src"] for tag in document.find_all("script")]
     assert scripts == ["/static/vendor/htmx.min.js", "/static/portal.js"]
     assert all(tag.has_attr("defer") for tag in document.find_all("script"))
+    # What the script does with them is watched in a browser: tests/e2e/test_journeys.py.
     script = client.get("/static/portal.js")
     assert script.status_code == 200 and script.mimetype == "text/javascript"
-    body = script.get_data(as_text=True)
-    assert "upload-progress" in body and "Checking and storing the rows" in body
     script.close()

@@ -1,17 +1,22 @@
-"""Retention: old campaigns lose their phone numbers and keep their numbers of messages."""
+"""Retention: old campaigns lose their phone numbers and keep their numbers of messages;
+prepared report files, which hold numbers too, go an hour after they are ready."""
 
 import csv
 import io
 import json
+import os
 from datetime import timedelta
 
 import sqlalchemy as sa
 
 from portal import counters
+from portal import reports
 from portal.db import db
 from portal.db import utcnow
+from portal.models import Job
 from portal.models import Message
 from portal.models import StatusEvent
+from tests.conftest import HTMX
 from tests.conftest import page
 from tests.conftest import sid
 from tests.conftest import text
@@ -49,3 +54,30 @@ def test_old_campaigns_are_redacted_once_and_keep_their_counts(app, client, make
         client.get(f"/campaigns/{old}/report.csv").get_data(as_text=True).lstrip("\ufeff"))))
     assert [row[0] for row in rows[1:]] == ["[redacted]", "[redacted]"]
     assert "+6581234567" not in client.get(f"/campaigns/{old}/report.csv").get_data(as_text=True)
+
+
+def test_expired_prepared_reports_are_removed_and_counted(app, client, make_campaign,
+                                                          tmp_path):
+    app.instance_path = str(tmp_path)
+    app.config["PORTAL_RUN_IN_BACKGROUND"] = False
+    campaign_id = make_campaign("Road closure", [("+6581234567", "delivered", None)])
+    expired, expired_too, recent = (
+        int(client.post(f"/campaigns/{campaign_id}/report.csv/prepare{only}", headers=HTMX)
+            .headers["HX-Redirect"].split("/")[-2]) for only in ("", "?only=errors", ""))
+    folder = tmp_path / "reports"
+    with app.app_context():
+        db.session.execute(sa.update(Job).where(Job.id.in_([expired, expired_too])).values(
+            finished_at=utcnow() - timedelta(seconds=reports.KEEP_SECONDS + 1)))
+        db.session.commit()
+    files = sorted(os.listdir(folder))
+    assert len(files) == 3
+
+    dry = app.test_cli_runner().invoke(args=["retention", "run", "--dry-run"])
+    assert "2 expired prepared report files due for removal." in dry.output
+    assert sorted(os.listdir(folder)) == files
+    run = app.test_cli_runner().invoke(args=["retention", "run"])
+    assert "No campaign older than 365 days still holds phone numbers." in run.output
+    assert "2 expired prepared report files removed." in run.output
+    assert [name.split("-")[0] for name in os.listdir(folder)] == [str(recent)]
+    again = app.test_cli_runner().invoke(args=["retention", "run"])
+    assert "0 expired prepared report files removed." in again.output
