@@ -382,6 +382,20 @@ def test_a_finished_or_long_dead_report_job_does_not_hold_back_the_next(app, cli
     assert len(not_run) == 3 and count(app, Job) == 3
 
 
+def test_a_long_dead_report_job_says_it_stopped_and_is_no_longer_polled(app, client,
+                                                                        campaign_id, folder,
+                                                                        not_run):
+    client.post(prepare_url(campaign_id), headers=HTMX)
+    progress_url = f"/campaigns/{campaign_id}/report-jobs/{not_run[0]}"
+    assert page(client.get(progress_url, headers=HTMX)).select_one(".report-job")["hx-get"]
+    with app.app_context():
+        reports.update_job(db.engine, not_run[0], started_at=utcnow() - timedelta(
+            seconds=reports.KEEP_SECONDS + 1))
+    shown = page(client.get(progress_url, headers=HTMX)).select_one(".report-job")
+    assert not shown.has_attr("hx-get") and not shown.has_attr("hx-trigger")
+    assert "stopped before it was finished" in text(shown.select_one("[role=alert]"))
+
+
 # Who may prepare and download, and what is recorded
 
 def test_preparing_and_each_download_are_audited_for_whoever_does_them(app, client_as,
