@@ -16,20 +16,24 @@ import sqlalchemy as sa
 
 from portal import audit
 from portal import statuses
+from portal.background import DONE
+from portal.background import FAILED
+from portal.background import RUNNING
+from portal.background import new_job
+from portal.background import running_job
+from portal.background import update_job
 from portal.db import DriverStatement
 from portal.db import iso_timestamp
 from portal.db import snapshot
 from portal.db import utcnow
 from portal.db import write_transaction
 from portal.exporters import ReportColumn
-from portal.models import Campaign
 from portal.models import CampaignCount
 from portal.models import Job
 from portal.models import Message
 
 log = logging.getLogger(__name__)
 
-campaigns = Campaign.__table__
 messages = Message.__table__
 counts = CampaignCount.__table__
 jobs = Job.__table__
@@ -235,9 +239,6 @@ def stream(engine, campaign, plugins, exporter, only_errors, audit_event=None, p
 # Prepared reports: the same stream written to a file by a job, whose row the page polls
 
 JOB_KIND = "report"
-RUNNING = "running"
-DONE = "done"
-FAILED = "failed"
 KEEP_SECONDS = 60 * 60  # prepared files hold phone numbers: kept an hour after they are done
 
 
@@ -341,28 +342,12 @@ def start_job(engine, campaign_id, exporter, only_errors):
     less than KEEP_SECONDS ago (an older one is taken for dead with its process)."""
     title = report_title(exporter, only_errors)
     with write_transaction(engine) as connection:
-        # Locks the campaign row on PostgreSQL (BEGIN IMMEDIATE already serialises SQLite),
-        # so two clicks at once cannot both start a job.
-        connection.execute(sa.select(campaigns.c.id).where(campaigns.c.id == campaign_id)
-                           .with_for_update())
-        running = connection.execute(
-            sa.select(jobs.c.id)
-            .where(jobs.c.kind == JOB_KIND, jobs.c.campaign_id == campaign_id,
-                   jobs.c.state == RUNNING, jobs.c.started_at >= _keep_since())
-            .order_by(jobs.c.id.desc()).limit(1)).scalar()
+        running = running_job(connection, JOB_KIND, campaign_id, started_since=_keep_since())
         if running is not None:
             return running, False
         total = row_count(connection, campaign_id, only_errors)
-        return connection.execute(jobs.insert().values(
-            kind=JOB_KIND, campaign_id=campaign_id, state=RUNNING, done=0, total=total,
-            message=f"Getting ready to write the {title}: {rows_text(total)}",
-            started_at=utcnow(),
-        ).returning(jobs.c.id)).scalar_one(), True
-
-
-def update_job(engine, job_id, **values):
-    with write_transaction(engine) as connection:
-        connection.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
+        return new_job(connection, JOB_KIND, campaign_id, total,
+                       f"Getting ready to write the {title}: {rows_text(total)}"), True
 
 
 def run_job(engine, job_id, campaign, plugins, exporter, only_errors, path, audit_event=None):

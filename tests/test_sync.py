@@ -30,7 +30,7 @@ from tests.conftest import sid
 from tests.conftest import text
 from tests.twilio_standin import TwilioStandIn
 from tests.twilio_standin import error_body
-from tests.twilio_standin import message_resource
+from tests.twilio_standin import message_answer
 
 API = "https://api.twilio.com/2010-04-01"
 MESSAGE_URL = re.compile(r"https://api\.twilio\.com/2010-04-01/Accounts/(?P<account>AC\w+)"
@@ -69,11 +69,8 @@ class FakeTwilio(HttpClient):
         pending = self.failures.get(match["sid"])
         if pending:
             return error_response(pending.pop(0), path)
-        if match["sid"] not in self.messages:
-            return error_response(404, path)
-        status, error_code = self.messages[match["sid"]]
-        body = message_resource(match["account"], match["sid"], status, error_code)
-        return Response(200, json.dumps(body), {"Content-Type": "application/json"})
+        status, body = message_answer(path, ACCOUNT_SID, self.messages)
+        return Response(status, json.dumps(body), {"Content-Type": "application/json"})
 
     def asked(self):
         """The message sids asked about, in order."""

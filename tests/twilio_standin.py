@@ -46,6 +46,21 @@ def message_resource(account, message_sid, status, error_code):
     }
 
 
+def message_answer(path, account, messages, fallback=None):
+    """(HTTP status, body) of Twilio's answer to GET ``path`` for ``account``, from
+    ``messages`` (sid -> (status, error code)); a sid it does not know gets ``fallback``
+    when set, else Twilio's 404."""
+    match = MESSAGE_PATH.fullmatch(path)
+    if match is None:
+        return 404, error_body(404, path)
+    if match["account"] != account:
+        return 401, error_body(401, path)
+    known = messages.get(match["sid"]) or fallback
+    if not known:
+        return 404, error_body(404, path)
+    return 200, message_resource(match["account"], match["sid"], *known)
+
+
 class TwilioStandIn:
     """Answers GET .../Messages/<sid>.json over HTTP from ``messages`` (sid -> (status,
     error code)), after ``delay`` seconds, for ``account`` only; every path asked is kept
@@ -68,14 +83,8 @@ class TwilioStandIn:
             def do_GET(self):
                 standin.asked.append(self.path)
                 time.sleep(standin.delay)
-                match = MESSAGE_PATH.fullmatch(self.path)
-                known = match and (standin.messages.get(match["sid"]) or standin.fallback)
-                if not known:
-                    return self.answer(404, error_body(404, self.path))
-                if match["account"] != standin.account:
-                    return self.answer(401, error_body(401, self.path))
-                status, code = known
-                self.answer(200, message_resource(match["account"], match["sid"], status, code))
+                self.answer(*message_answer(self.path, standin.account, standin.messages,
+                                            standin.fallback))
 
             def answer(self, status, body):
                 data = json.dumps(body).encode()

@@ -18,7 +18,10 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from portal import background
 from portal import statuses
+from portal.background import DONE
+from portal.background import FAILED
 from portal.db import db
 from portal.db import utcnow
 from portal.db import write_transaction
@@ -37,9 +40,6 @@ jobs = Job.__table__
 
 SOURCE = "sync"
 KIND = "sync"
-RUNNING = "running"
-DONE = "done"
-FAILED = "failed"
 
 PAGE = 1000  # message ids read from the database at a time
 CHUNK = 100  # ids asked about at a time, and applied in one transaction
@@ -320,31 +320,14 @@ def start_job(campaign_id, hours):
     before = threshold(hours)
     label = provider_label(campaign_provider(campaign_id))
     with write_transaction(db.engine) as connection:
-        # Locks the campaign row on PostgreSQL (BEGIN IMMEDIATE already serialises SQLite),
-        # so two clicks at once cannot both start a sync.
-        connection.execute(sa.select(campaigns.c.id).where(campaigns.c.id == campaign_id)
-                           .with_for_update())
-        running = connection.execute(
-            sa.select(jobs.c.id)
-            .where(jobs.c.kind == KIND, jobs.c.campaign_id == campaign_id,
-                   jobs.c.state == RUNNING)
-            .order_by(jobs.c.id.desc()).limit(1)).scalar()
+        running = background.running_job(connection, KIND, campaign_id)
         if running is not None:
             return JobStart(running, False, before)
         total = count_candidates(connection, campaign_id, before)
-        job_id = connection.execute(jobs.insert().values(
-            kind=KIND, campaign_id=campaign_id, state=RUNNING, done=0, total=total,
-            message=f"Getting ready to ask {label} about {number(total, 'message')}",
-            started_at=utcnow(),
-        ).returning(jobs.c.id)).scalar_one()
+        job_id = background.new_job(
+            connection, KIND, campaign_id, total,
+            f"Getting ready to ask {label} about {number(total, 'message')}")
     return JobStart(job_id, True, before)
-
-
-def _update_job(job_id, **values):
-    if "message" in values:
-        values["message"] = values["message"][:500]
-    with write_transaction(db.engine) as connection:
-        connection.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
 
 
 def run_job(job_id, campaign_id, before, hours, sleep=time.sleep):
@@ -355,23 +338,26 @@ def run_job(job_id, campaign_id, before, hours, sleep=time.sleep):
             sa.select(jobs.c.total).where(jobs.c.id == job_id)).scalar_one()
     label = provider_label(campaign_provider(campaign_id))
 
+    def update(**values):
+        background.update_job(db.engine, job_id, **values)
+
     def progress(_chunk, tally):
-        _update_job(job_id, done=tally.asked, message=progress_text(label, tally.asked, total))
+        update(done=tally.asked, message=progress_text(label, tally.asked, total))
 
     try:
         tally = sync_campaign(campaign_id, before, progress=progress, sleep=sleep)
     except SyncFailed as error:
-        _update_job(job_id, state=FAILED, done=error.tally.asked, finished_at=utcnow(),
-                    message=failure_text(error, label))
+        update(state=FAILED, done=error.tally.asked, finished_at=utcnow(),
+               message=failure_text(error, label))
         return
     except Exception:
         log.exception("sync job %s of campaign %s stopped unexpectedly", job_id, campaign_id,
                       extra={"campaign_id": campaign_id})
-        _update_job(job_id, state=FAILED, finished_at=utcnow(),
-                    message="The sync stopped because of an unexpected problem. What it had "
-                            "already fetched is kept; the portal's log has the details.")
+        update(state=FAILED, finished_at=utcnow(),
+               message="The sync stopped because of an unexpected problem. What it had "
+                       "already fetched is kept; the portal's log has the details.")
         return
     summary = describe(tally, label) if tally.asked else nothing_to_ask(label, hours)
     # Messages can leave the queue while the sync runs, so fewer may be asked than counted.
-    _update_job(job_id, state=DONE, done=max(total, tally.asked), total=max(total, tally.asked),
-                finished_at=utcnow(), message=summary)
+    update(state=DONE, done=max(total, tally.asked), total=max(total, tally.asked),
+           finished_at=utcnow(), message=summary)

@@ -3,7 +3,6 @@ browser, or prepared as a file by a background job whose progress the campaign p
 then downloaded when it is ready."""
 
 import logging
-import threading
 from urllib.parse import quote
 
 from flask import Blueprint
@@ -18,6 +17,7 @@ from flask import url_for
 
 from portal import access
 from portal import audit
+from portal import background
 from portal import reports
 from portal.db import db
 from portal.models import Campaign
@@ -83,28 +83,20 @@ def prepared_folder():
     return reports.prepared_folder(current_app)
 
 
-def _run(app, job_id, campaign_id, extension, only_errors, audit_event):
-    with app.app_context():
-        campaign = db.session.get(Campaign, campaign_id)
-        job = db.session.get(Job, job_id)
-        db.session.close()  # their columns stay loaded; no transaction stays open meanwhile
-        plugins = current_plugins()
-        path = reports.prepared_path(prepared_folder(), job, extension, only_errors)
-        reports.run_job(db.engine, job_id, campaign, plugins, plugins.exporters()[extension],
-                        only_errors, path, audit_event)
+def _run(job_id, campaign_id, extension, only_errors, audit_event):
+    campaign = db.session.get(Campaign, campaign_id)
+    job = db.session.get(Job, job_id)
+    db.session.close()  # their columns stay loaded; no transaction stays open meanwhile
+    plugins = current_plugins()
+    path = reports.prepared_path(prepared_folder(), job, extension, only_errors)
+    reports.run_job(db.engine, job_id, campaign, plugins, plugins.exporters()[extension],
+                    only_errors, path, audit_event)
 
 
 def launch(job_id, campaign, exporter, only_errors, audit_event):
-    """Run the job in a background thread, or inline when PORTAL_RUN_IN_BACKGROUND is
-    False (tests)."""
-    app = current_app._get_current_object()
-    args = (app, job_id, campaign.id, exporter.extension, only_errors, audit_event)
-    if not app.config.get("PORTAL_RUN_IN_BACKGROUND", True):
-        _run(*args)
-        return
-    # Shortcoming: the job dies with this process and its row stays "running" (no heartbeat).
-    threading.Thread(target=_run, args=args, name=f"portal-report-{job_id}",
-                     daemon=True).start()
+    """Write the prepared report in the background (see portal.background)."""
+    background.start(f"portal-report-{job_id}", _run, job_id, campaign.id, exporter.extension,
+                     only_errors, audit_event)
 
 
 def report_job(campaign_id, job_id):

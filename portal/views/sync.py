@@ -1,7 +1,6 @@
 """Asking the provider for missing statuses from a campaign's page: the sync runs in a
 thread of the web process and writes its progress to a Job row, which the page polls."""
 
-import threading
 
 import sqlalchemy as sa
 from flask import Blueprint
@@ -12,6 +11,7 @@ from flask import render_template
 from flask import url_for
 
 from portal import access
+from portal import background
 from portal.access import visible_campaign as get_campaign
 from portal.db import db
 from portal.ingestion import sync
@@ -34,22 +34,10 @@ def sync_helpers():
             "sync_after_hours": current_app.config["PORTAL_SYNC_AFTER_HOURS"]}
 
 
-def _run(app, job_id, campaign_id, before, hours):
-    with app.app_context():
-        sync.run_job(job_id, campaign_id, before, hours)
-
-
 def launch(job_start, campaign_id, hours):
-    """Run the job in a background thread, or inline when PORTAL_RUN_IN_BACKGROUND is
-    False (tests)."""
-    app = current_app._get_current_object()
-    args = (app, job_start.job_id, campaign_id, job_start.before, hours)
-    if not app.config.get("PORTAL_RUN_IN_BACKGROUND", True):
-        _run(*args)
-        return
-    # Shortcoming: the job dies with this process and its row stays "running" (no heartbeat).
-    threading.Thread(target=_run, args=args, name=f"portal-sync-{job_start.job_id}",
-                     daemon=True).start()
+    """Run the sync job in the background (see portal.background)."""
+    background.start(f"portal-sync-{job_start.job_id}", sync.run_job, job_start.job_id,
+                     campaign_id, job_start.before, hours)
 
 
 @bp.post("/campaigns/<int:campaign_id>/sync")
