@@ -12,7 +12,6 @@ from portal import observability
 from portal import security
 from portal.db import configure_sqlite
 from portal.db import db
-from portal.ingestion.applier import Applier
 from portal.plugin_manager import PluginManager
 
 PACKAGE = Path(__file__).parent
@@ -57,7 +56,6 @@ def create_app(test_config=None, plugins=None):
             configure_sqlite(db.engine)
 
     app.extensions["portal.plugins"] = plugins or PluginManager()
-    app.extensions["portal.applier"] = Applier(app)
 
     from portal import cli
     from portal import views

@@ -1,10 +1,13 @@
 """Per-campaign counts by (status, provider status, error), and the one way a message's
-status changes, so that the counts always equal a count of the rows."""
+status changes. The counts always equal a count of the rows: whoever inserts messages adds
+them to the counts in the same transaction, and every change of a message's status moves
+them by the database's own trigger."""
 
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from portal.db import DriverStatement
 from portal.db import upsert_add
 from portal.models import CampaignCount
 from portal.models import Message
@@ -44,29 +47,31 @@ def outranks(change, rank, error_code):
     return (change.rank, change.error_code or "") > (rank, error_code or "")
 
 
-def apply_change(connection, message_id, change):
-    """Move one message to ``change`` if it outranks what the message has; return True when
-    it did. The row is locked while deciding (on PostgreSQL; SQLite has one writer), so
-    racing writers cannot make it regress, and the counts move in the caller's
-    transaction."""
-    old = connection.execute(
-        sa.select(messages.c.campaign_id, messages.c.status, messages.c.provider_status,
-                  messages.c.error_code, messages.c.rank)
-        .where(messages.c.id == message_id)
-        .with_for_update()
-    ).first()
-    if old is None or not outranks(change, old.rank, old.error_code):
-        return False
-    connection.execute(
-        messages.update()
-        .where(messages.c.id == message_id)
-        .values(status=change.status, provider_status=change.provider_status,
-                error_code=change.error_code, rank=change.rank, updated_at=change.at)
-    )
-    add(connection, old.campaign_id, bucket(old.status, old.provider_status, old.error_code), -1)
-    add(connection, old.campaign_id,
-        bucket(change.status, change.provider_status, change.error_code), 1)
-    return True
+# outranks() as the WHERE clause of the one statement that moves a message: deciding and
+# moving at once, racing writers cannot make a message regress. The counts follow in the
+# same transaction, moved by the database (the trigger of migration 0004).
+MOVE = (
+    messages.update()
+    .where(messages.c.provider_message_id == sa.bindparam("message"),
+           sa.or_(messages.c.rank < sa.bindparam("new_rank"),
+                  sa.and_(messages.c.rank == sa.bindparam("new_rank"),
+                          sa.func.coalesce(messages.c.error_code, "")
+                          < sa.bindparam("new_error_order"))))
+    .values(status=sa.bindparam("new_status"),
+            provider_status=sa.bindparam("new_provider_status"),
+            error_code=sa.bindparam("new_error_code"), rank=sa.bindparam("new_rank"),
+            updated_at=sa.bindparam("new_at"))
+)
+
+
+def apply_change(connection, provider_message_id, change):
+    """Move the message to ``change`` if it outranks what the message has; return True when
+    it did."""
+    return DriverStatement.once(MOVE, connection.dialect).execute(
+        connection, message=provider_message_id, new_rank=change.rank,
+        new_error_order=change.error_code or "", new_status=change.status,
+        new_provider_status=change.provider_status, new_error_code=change.error_code,
+        new_at=change.at) == 1
 
 
 def recount(connection, campaign_id):

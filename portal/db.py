@@ -97,6 +97,25 @@ def write_transaction(engine):
             yield connection
 
 
+# PostgreSQL's codes for a transaction it aborted so that the others could go on: a
+# deadlock, a serialization failure.
+RETRYABLE = {"40P01", "40001"}
+
+
+def retrying(work, attempts=3):
+    """``work()``, run again when the database aborted its transaction to break a deadlock
+    between writers (on PostgreSQL: a callback and a sync moving the same counts in other
+    orders; SQLite has one writer at a time). The last failure is raised."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except Exception as error:
+            cause = getattr(error, "orig", None) or error
+            if attempt == attempts or getattr(cause, "sqlstate", None) not in RETRYABLE:
+                raise
+    raise AssertionError("unreachable")
+
+
 def prefer_index_scans(connection):
     """For the rest of a bulk-load transaction on PostgreSQL: the planner's statistics do
     not yet count the rows this transaction has added, and would answer each duplicate
@@ -138,42 +157,87 @@ def epoch_seconds(column, dialect_name):
 class DriverStatement:
     """A statement compiled once and run many times on the database driver's own cursor,
     on the caller's connection and transaction, its rows plain tuples. For the hot paths
-    (report pages, the callback insert): SQLAlchemy's per-execution bookkeeping costs about
-    half a microsecond a row and a tenth of a millisecond a statement."""
+    (report pages, the callback's statements): SQLAlchemy's per-execution bookkeeping costs
+    about half a microsecond a row and a tenth of a millisecond a statement."""
 
     def __init__(self, statement, dialect):
         self.compiled = statement.compile(dialect=dialect)
         self.sql = str(self.compiled)
-        self.processors = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
-                           for name, bind in self.compiled.binds.items()}
+        # The statement's own literals ('' in coalesce(x, ''), …) are parameters too.
+        self.defaults = {name: bind.effective_value
+                         for name, bind in self.compiled.binds.items()}
+        processors = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+                      for name, bind in self.compiled.binds.items()}
+        self.processors = [(name, processor) for name, processor in processors.items()
+                           if processor is not None]
+        self.order = self.compiled.positiontup
 
     def _parameters(self, values):
-        parameters = self.compiled.construct_params(values)
-        for name, processor in self.processors.items():
-            if processor is not None and name in parameters:
-                parameters[name] = processor(parameters[name])
-        if self.compiled.positiontup is not None:
-            return [parameters[name] for name in self.compiled.positiontup]
+        parameters = {**self.defaults, **values}
+        for name, processor in self.processors:
+            parameters[name] = processor(parameters[name])
+        if self.order is not None:
+            return [parameters[name] for name in self.order]
         return parameters
 
     def rows(self, connection, **values):
-        cursor = connection.connection.driver_connection.cursor()
+        cursor = _driver_connection(connection).cursor()
         try:
             cursor.execute(self.sql, self._parameters(values))
             return cursor.fetchall()
         finally:
             cursor.close()
 
-    def run_alone(self, engine, **values):
-        """Run the statement in a transaction of its own, straight on a pooled driver
-        connection, and return its rows: for a single write on a hot path."""
-        connection = engine.raw_connection()
+    def execute(self, connection, **values):
+        """Run the statement and return how many rows it changed (an UPDATE's matches)."""
+        cursor = _driver_connection(connection).cursor()
         try:
-            cursor = connection.cursor()
             cursor.execute(self.sql, self._parameters(values))
-            rows = cursor.fetchall()
-            cursor.close()
-            connection.commit()
-            return rows
+            return cursor.rowcount
         finally:
-            connection.close()
+            cursor.close()
+
+    _compiled = {}
+
+    @classmethod
+    def once(cls, statement, dialect):
+        """The statement compiled for ``dialect`` at its first use, then kept: for the
+        module-level statements of the callback path."""
+        key = (id(statement), dialect.name)
+        compiled = cls._compiled.get(key)
+        if compiled is None:
+            compiled = cls._compiled.setdefault(key, cls(statement, dialect))
+        return compiled
+
+
+class DriverTransaction:
+    """A write transaction straight on a pooled driver connection, for DriverStatements
+    alone: the callback path, where a SQLAlchemy connection and its transaction events
+    would cost more than the statements. Commits when the block ends, rolls back on an
+    error."""
+
+    def __init__(self, engine):
+        self.dialect = engine.dialect
+        self.pooled = engine.raw_connection()
+        self.driver_connection = self.pooled.driver_connection
+
+    def __enter__(self):
+        if self.dialect.name == "sqlite":
+            # The driver is in autocommit (configure_sqlite): take the write lock at once.
+            self.driver_connection.execute("BEGIN IMMEDIATE")
+        return self
+
+    def __exit__(self, error_type, error, traceback):
+        try:
+            if error_type is None:
+                self.driver_connection.commit()
+            else:
+                self.driver_connection.rollback()
+        finally:
+            self.pooled.close()
+
+
+def _driver_connection(connection):
+    if isinstance(connection, DriverTransaction):
+        return connection.driver_connection
+    return connection.connection.driver_connection

@@ -1,6 +1,7 @@
 """Tables. Messages are many and hot (callbacks update them thousands of times a second),
 so they carry only what a report row or a status decision needs; per-campaign counts live
-in their own small table and move in the same transaction as every status change."""
+in their own small table and move in the same transaction as every status change (see
+portal/counters.py)."""
 
 import sqlalchemy as sa
 
@@ -65,7 +66,9 @@ class Message(db.Model):
 
 class CampaignCount(db.Model):
     """How many messages of a campaign are in one (status, provider status, error) bucket.
-    Empty strings stand for "none" so the four columns can form the primary key."""
+    Empty strings stand for "none" so the four columns can form the primary key. New
+    messages are added by whoever inserts them; a status change moves the counts by a
+    trigger on messages (migration 0004), so no writer can forget to."""
 
     __tablename__ = "campaign_counts"
 
@@ -77,18 +80,20 @@ class CampaignCount(db.Model):
 
 
 class StatusEvent(db.Model):
-    """Everything a provider or an import told us about a message's status, kept raw before
-    it is applied (in the same transaction), so that state can be rebuilt from this log.
+    """Everything a provider or an import told us about a message's status, kept raw in the
+    transaction that applies it, so that state can be rebuilt from this log.
 
-    ``outcome`` is ``received`` (kept, not applied yet), ``applied`` (it moved the
-    message), ``ignored`` (outranked, or a duplicate), ``pending`` (its message is not
-    registered yet) or ``rejected`` (a forged or malformed callback, never applied)."""
+    ``outcome`` is ``applied`` (it moved the message), ``ignored`` (outranked, or a
+    duplicate), ``pending`` (its message is not registered yet; applied when it is) or
+    ``rejected`` (a forged or malformed callback, never applied)."""
 
     __tablename__ = "status_events"
     __table_args__ = (
         sa.Index("ix_status_events_message", "provider_message_id", "outcome"),
-        # The applier takes the oldest received events.
-        sa.Index("ix_status_events_outcome", "outcome", "id"),
+        # The few events waiting for their message; kept small, so a callback's INSERT
+        # rarely touches it.
+        sa.Index("ix_status_events_pending", "id", sqlite_where=sa.text("outcome = 'pending'"),
+                 postgresql_where=sa.text("outcome = 'pending'")),
     )
 
     id = sa.Column(BigId, primary_key=True)

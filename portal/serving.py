@@ -2,8 +2,8 @@
 
 Workers, threads and the address come from PORTAL_WORKERS, PORTAL_THREADS and PORTAL_BIND.
 On SIGTERM gunicorn stops taking requests and lets those in flight finish (up to
-``graceful_timeout``); a callback recorded but not yet applied is applied by the next
-applier sweep, in any worker.
+``graceful_timeout``); a callback is recorded and applied in one transaction, so one cut
+short stores nothing and Twilio, seeing the failed connection, sends it again.
 """
 
 import os

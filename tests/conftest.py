@@ -38,9 +38,6 @@ def settings(database):
     url = database if isinstance(database, str) else f"sqlite:///{database}"
     return {"PORTAL_DATABASE_URL": url, "TESTING": True,
             "PORTAL_SUPPORT_CONTACT": "help@sms.example.gov",
-            # Callbacks are applied within the request, so a test sees the outcome at once;
-            # test_applier.py covers the background applier.
-            "PORTAL_APPLY_INLINE": True,
             # Forms are posted without their CSRF token; test_security.py turns it on.
             "WTF_CSRF_ENABLED": False,
             "PORTAL_TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PORTAL_TWILIO_ACCOUNT_SID": ACCOUNT_SID}

@@ -197,7 +197,7 @@ def finish(app, campaign_id):
     """Every message of the campaign delivered, its counts moved with it."""
     with app.app_context():
         with write_transaction(db.engine) as connection:
-            ids = connection.execute(sa.select(Message.id).where(
+            ids = connection.execute(sa.select(Message.provider_message_id).where(
                 Message.campaign_id == campaign_id, Message.status != "SENT")).scalars().all()
             for message_id in ids:
                 counters.apply_change(connection, message_id, counters.Change(

@@ -21,14 +21,16 @@ def change(provider_status, error_code=None):
 
 
 def message_ids(app, campaign_id):
+    """The provider message ids of the campaign's messages, in the order they were made."""
     with app.app_context():
-        return db.session.execute(sa.select(Message.id).where(
+        return db.session.execute(sa.select(Message.provider_message_id).where(
             Message.campaign_id == campaign_id).order_by(Message.id)).scalars().all()
 
 
 def state(app, message_id):
     with app.app_context():
-        message = db.session.get(Message, message_id)
+        message = db.session.execute(sa.select(Message).where(
+            Message.provider_message_id == message_id)).scalar_one()
         return message.status, message.provider_status, message.error_code
 
 

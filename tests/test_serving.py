@@ -67,7 +67,7 @@ def test_a_report_is_one_moment_while_statuses_change(app, make_campaign):
         body = reports.stream(db.engine, campaign, plugins, exporter, only_errors=False)
         first = next(body)  # the writer has taken its snapshot and sent its first rows
         with write_transaction(db.engine) as connection:
-            ids = connection.execute(sa.select(Message.id).where(
+            ids = connection.execute(sa.select(Message.provider_message_id).where(
                 Message.campaign_id == campaign_id)).scalars().all()
             for message_id in ids:
                 counters.apply_change(connection, message_id, counters.Change(

@@ -1,5 +1,6 @@
-"""The status event log, and applying an event to its message. Every event is written in
-the same transaction that applies it, so a process killed in between loses nothing."""
+"""The status event log, and applying an update to its message. Every event is written in
+the same transaction that applies it, so a process killed in between has stored neither and
+answered nothing (Twilio calls again when the connection fails)."""
 
 import json
 from dataclasses import dataclass
@@ -15,7 +16,6 @@ from portal.providers import ProviderUpdate
 events = StatusEvent.__table__
 messages = Message.__table__
 
-RECEIVED = "received"
 APPLIED = "applied"
 IGNORED = "ignored"
 PENDING = "pending"
@@ -35,42 +35,21 @@ class Received:
 
 COLUMNS = ("provider", "source", "provider_message_id", "provider_status", "error_code",
            "params", "signature_ok", "outcome", "reason", "received_at")
-INSERT = events.insert().values({name: sa.bindparam(name) for name in COLUMNS}).returning(
-    events.c.id)
-# Compiled once per database dialect: the callback path writes one event per callback.
-_compiled_inserts = {}
-
-
-def _insert_for(dialect):
-    statement = _compiled_inserts.get(dialect.name)
-    if statement is None:
-        statement = _compiled_inserts.setdefault(dialect.name, DriverStatement(INSERT, dialect))
-    return statement
-
-
-def _values(received, update, outcome, reason):
-    return {
-        "provider": received.provider, "source": received.source,
-        "provider_message_id": update.provider_message_id if update else None,
-        "provider_status": update.provider_status if update else None,
-        "error_code": update.error_code if update else None,
-        "params": json.dumps(received.params, sort_keys=True),
-        "signature_ok": received.signature_ok, "outcome": outcome,
-        "reason": reason[:300] if reason else None, "received_at": received.at,
-    }
+INSERT = events.insert().values({name: sa.bindparam(name) for name in COLUMNS})
+REGISTERED = sa.select(messages.c.id).where(
+    messages.c.provider_message_id == sa.bindparam("message"))
 
 
 def record(connection, received, update=None, outcome=PENDING, reason=None):
-    """Write one event in the caller's transaction; return its id."""
-    return _insert_for(connection.dialect).rows(
-        connection, **_values(received, update, outcome, reason))[0][0]
-
-
-def record_alone(engine, received, update=None, outcome=PENDING, reason=None):
-    """Write one event in a transaction of its own, the shortest the database allows (the
-    callback path); return its id."""
-    return _insert_for(engine.dialect).run_alone(
-        engine, **_values(received, update, outcome, reason))[0][0]
+    """Write one event in the caller's transaction."""
+    DriverStatement.once(INSERT, connection.dialect).execute(
+        connection, provider=received.provider, source=received.source,
+        provider_message_id=update.provider_message_id if update else None,
+        provider_status=update.provider_status if update else None,
+        error_code=update.error_code if update else None,
+        params=json.dumps(received.params, sort_keys=True),
+        signature_ok=received.signature_ok, outcome=outcome,
+        reason=reason[:300] if reason else None, received_at=received.at)
 
 
 def change_for(provider, update, at):
@@ -82,25 +61,25 @@ def change_for(provider, update, at):
     return counters.Change(status.status, update.provider_status, error_code, status.rank, at)
 
 
-def apply(connection, provider, update, event_id, at):
-    """Apply a recorded event to its message, if the message is registered; mark the event
-    with the outcome and return it."""
-    message_id = connection.execute(
-        sa.select(messages.c.id).where(
-            messages.c.provider_message_id == update.provider_message_id)).scalar()
-    if message_id is None:
-        return PENDING
+def apply(connection, provider, update, at):
+    """Move the message ``update`` names as the provider's precedence allows. Returns the
+    outcome: APPLIED, IGNORED (outranked, a duplicate, or a word the provider does not
+    have) or PENDING (no such message registered yet)."""
     change = change_for(provider, update, at)
-    moved = change is not None and counters.apply_change(connection, message_id, change)
-    outcome = APPLIED if moved else IGNORED
-    connection.execute(events.update().where(events.c.id == event_id).values(outcome=outcome))
-    return outcome
+    if change is not None and counters.apply_change(connection, update.provider_message_id,
+                                                    change):
+        return APPLIED
+    registered = DriverStatement.once(REGISTERED, connection.dialect).rows(
+        connection, message=update.provider_message_id)
+    return IGNORED if registered else PENDING
 
 
 def receive(connection, provider, received, update):
-    """Record and apply one update in the caller's transaction; return the outcome."""
-    event_id = record(connection, received, update)
-    return apply(connection, provider, update, event_id, received.at)
+    """Apply one update and record it with its outcome, in the caller's transaction; return
+    the outcome."""
+    outcome = apply(connection, provider, update, received.at)
+    record(connection, received, update, outcome)
+    return outcome
 
 
 def apply_pending(connection, provider, provider_message_ids):
@@ -121,6 +100,9 @@ def apply_pending(connection, provider, provider_message_ids):
         ).all()
         for row in rows:
             update = ProviderUpdate(row.provider_message_id, row.provider_status, row.error_code)
-            if apply(connection, provider, update, row.id, row.received_at) == APPLIED:
-                applied += 1
+            outcome = apply(connection, provider, update, row.received_at)
+            if outcome != PENDING:
+                connection.execute(events.update().where(events.c.id == row.id).values(
+                    outcome=outcome))
+            applied += outcome == APPLIED
     return applied

@@ -23,6 +23,7 @@ from portal import statuses
 from portal.background import DONE
 from portal.background import FAILED
 from portal.db import db
+from portal.db import retrying
 from portal.db import utcnow
 from portal.db import write_transaction
 from portal.ingestion import events
@@ -220,24 +221,29 @@ def apply_answers(provider, ids, updates):
     asked = set(ids)
     answers = {update.provider_message_id: update for update in updates
                if update.provider_message_id in asked}
-    tally = Tally(asked=len(asked), unknown=len(asked - set(answers)))
     at = utcnow()
-    strange = set()
-    with write_transaction(db.engine) as connection:
-        for update in answers.values():
-            received = _received(provider, update, at)
-            if provider.status(update.provider_status) is None:
-                # Cut to the column's width: the word is unknown, so its length is too.
-                update = replace(update, provider_status=str(update.provider_status)[:24])
-                events.record(connection, received, update, outcome=events.REJECTED,
-                              reason=f"{provider.label} answered with a status the portal "
-                                     f"does not know: {update.provider_status!r}")
-                strange.add(str(update.provider_status))
-                tally.skipped += 1
-            elif events.receive(connection, provider, received, update) == events.APPLIED:
-                tally.updated += 1
-            else:
-                tally.unchanged += 1
+
+    def apply():
+        tally = Tally(asked=len(asked), unknown=len(asked - set(answers)))
+        strange = set()
+        with write_transaction(db.engine) as connection:
+            for update in answers.values():
+                received = _received(provider, update, at)
+                if provider.status(update.provider_status) is None:
+                    # Cut to the column's width: the word is unknown, so its length is too.
+                    update = replace(update, provider_status=str(update.provider_status)[:24])
+                    events.record(connection, received, update, outcome=events.REJECTED,
+                                  reason=f"{provider.label} answered with a status the "
+                                         f"portal does not know: {update.provider_status!r}")
+                    strange.add(str(update.provider_status))
+                    tally.skipped += 1
+                elif events.receive(connection, provider, received, update) == events.APPLIED:
+                    tally.updated += 1
+                else:
+                    tally.unchanged += 1
+        return tally, strange
+
+    tally, strange = retrying(apply)
     if strange:
         log.warning("%s answered with unknown statuses %s; left those messages as they were",
                     provider.name, ", ".join(sorted(strange)), extra={"provider": provider.name})

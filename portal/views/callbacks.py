@@ -3,19 +3,17 @@ applies them."""
 
 import logging
 
-import sqlalchemy as sa
 from flask import Blueprint
 from flask import current_app
 from flask import jsonify
 from flask import request
 
 from portal import access
+from portal.db import DriverTransaction
 from portal.db import db
+from portal.db import retrying
 from portal.db import utcnow
-from portal.db import write_transaction
-from portal.ingestion import applier
 from portal.ingestion import events
-from portal.models import StatusEvent
 from portal.phones import masked
 from portal.plugin_manager import current_plugins
 from portal.providers import CallbackRejected
@@ -35,9 +33,12 @@ def public_url():
     return base + request.path + (f"?{query}" if query else "")
 
 
-# The answer to nearly every callback, built once.
-RECEIVED_ANSWER = ('{"outcome": "received", "reason": ""}', 200,
-                   {"Content-Type": "application/json"})
+# The answers to accepted callbacks, built once: they are nearly every request here.
+ACCEPTED_ANSWERS = {
+    outcome: (f'{{"outcome": "{outcome}", "reason": ""}}', 200,
+              {"Content-Type": "application/json"})
+    for outcome in (events.APPLIED, events.IGNORED, events.PENDING)
+}
 
 
 def answer(status, outcome, reason=""):
@@ -52,43 +53,37 @@ def receive(provider_name):
     if provider is None:
         return answer(404, "unknown-provider", f"no plugin describes provider {provider_name!r}")
     form = request.form.to_dict()
-    received = events.Received(provider.name, "callback", form, utcnow())
-    fields = {"provider": provider.name, "message_id": form.get("MessageSid", "")[:40],
-              "to": masked(form.get("To", ""))}
-
+    at = utcnow()
     verdict = plugins.verify_callback(provider.name, public_url(), form, request.headers,
                                       current_app.config)
     if verdict is None:
         return answer(404, "unknown-provider", f"no plugin verifies {provider.name} callbacks")
     if not verdict.ok:
-        log.warning("callback refused provider=%s message=%s to=%s reason=%s",
-                    fields["provider"], fields["message_id"], fields["to"], verdict.reason,
-                    extra=fields)
-        with write_transaction(db.engine) as connection:
-            events.record(connection, events.Received(
-                provider.name, "callback", form, received.at, signature_ok=False),
-                outcome=events.REJECTED, reason=verdict.reason)
+        _keep_rejected(events.Received(provider.name, "callback", form, at, signature_ok=False),
+                       "refused", verdict.reason)
         return answer(403, "refused", verdict.reason)
 
-    received = events.Received(provider.name, "callback", form, received.at, signature_ok=True)
+    received = events.Received(provider.name, "callback", form, at, signature_ok=True)
     try:
         update = plugins.parse_callback(provider.name, form)
     except CallbackRejected as error:
-        log.warning("callback malformed provider=%s message=%s reason=%s",
-                    fields["provider"], fields["message_id"], error, extra=fields)
-        with write_transaction(db.engine) as connection:
-            events.record(connection, received, outcome=events.REJECTED, reason=str(error))
+        _keep_rejected(received, "malformed", str(error))
         return answer(400, "malformed", str(error))
 
-    # One short transaction: the write lock is held for the INSERT alone.
-    event_id = events.record_alone(db.engine, received, update, outcome=events.RECEIVED)
-    if current_app.config.get("PORTAL_APPLY_INLINE"):
-        applier.drain(db.engine, plugins.providers())
-        return answer(200, _outcome(event_id))
-    current_app.extensions["portal.applier"].wake()
-    return RECEIVED_ANSWER
+    def apply():
+        with DriverTransaction(db.engine) as transaction:
+            return events.receive(transaction, provider, received, update)
+
+    return ACCEPTED_ANSWERS[retrying(apply)]
 
 
-def _outcome(event_id):
-    return db.session.execute(sa.select(StatusEvent.outcome).where(
-        StatusEvent.id == event_id)).scalar_one()
+def _keep_rejected(received, what, reason):
+    """One log line for a callback refused or unreadable (never the token, never a full
+    number), and the callback kept in the event log, marked rejected."""
+    form = received.params
+    fields = {"provider": received.provider, "message_id": form.get("MessageSid", "")[:40],
+              "to": masked(form.get("To", ""))}
+    log.warning(f"callback {what} provider=%s message=%s to=%s reason=%s",
+                fields["provider"], fields["message_id"], fields["to"], reason, extra=fields)
+    with DriverTransaction(db.engine) as transaction:
+        events.record(transaction, received, outcome=events.REJECTED, reason=reason)
