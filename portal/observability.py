@@ -4,8 +4,8 @@ as JSON lines (PORTAL_LOG_FORMAT=json, for log collectors) or as readable text."
 import json
 import logging
 import re
+import secrets
 import time
-import uuid
 
 from flask import g
 from flask import has_request_context
@@ -61,7 +61,7 @@ def init_app(app):
     @app.before_request
     def _start():
         given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+        g.request_id = given if REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
         g.request_started = time.perf_counter()
 
     @app.after_request

@@ -4,6 +4,7 @@ log says it should."""
 
 import random
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +19,7 @@ from portal import counters
 from portal import simulator
 from portal.db import db
 from portal.db import utcnow
+from portal.db import write_transaction
 from portal.ingestion import events
 from portal.models import Message
 from portal.models import StatusEvent
@@ -45,7 +47,7 @@ def test_a_callback_that_fails_halfway_stores_nothing(app, make_campaign, twilio
     def broken(*args, **kwargs):
         raise RuntimeError("the process died after moving the message")
 
-    monkeypatch.setattr(events, "record", broken)
+    monkeypatch.setattr(events, "write", broken)
     with pytest.raises(RuntimeError):
         twilio_callback(sid(campaign_id, 0), "delivered")
     assert state(app, sid(campaign_id, 0)) == ("QUEUED", "queued", None)
@@ -59,6 +61,31 @@ def test_a_callback_that_fails_halfway_stores_nothing(app, make_campaign, twilio
     assert state(app, sid(campaign_id, 0)) == ("SENT", "delivered", None)
 
 
+def test_a_callback_waits_for_a_writer_holding_its_message(app, make_campaign, twilio_callback):
+    campaign_id = make_campaign("Live", [("+6581234567", "queued", None)])
+    holding, answers = threading.Event(), []
+    late = counters.Change("SENT", "sent", None, 50, utcnow())
+
+    def hold():
+        with app.app_context(), write_transaction(db.engine) as connection:
+            counters.apply_change(connection, sid(campaign_id, 0), late)
+            holding.set()
+            time.sleep(0.5)
+
+    writer = threading.Thread(target=hold)
+    writer.start()
+    holding.wait(5)
+    started = time.monotonic()
+    answers.append(twilio_callback(sid(campaign_id, 0), "delivered"))
+    waited = time.monotonic() - started
+    writer.join()
+    assert answers[0].status_code == 200 and answers[0].json["outcome"] == "applied"
+    assert waited > 0.2  # it waited for the lock, and did not fail
+    assert state(app, sid(campaign_id, 0)) == ("SENT", "delivered", None)
+    with app.app_context():
+        assert counters.check(db.session.connection(), campaign_id) == []
+
+
 class Deadlock(Exception):
     """What PostgreSQL raises in the transaction it aborts to break a deadlock."""
 
@@ -68,15 +95,15 @@ class Deadlock(Exception):
 def test_a_callback_aborted_to_break_a_deadlock_is_applied_on_the_next_try(
         app, make_campaign, twilio_callback, monkeypatch):
     campaign_id = make_campaign("Live", [("+6581234567", "queued", None)])
-    record, tries = events.record, []
+    write, tries = events.write, []
 
     def deadlocked_once(*args, **kwargs):
         tries.append(1)
-        record(*args, **kwargs)
+        write(*args, **kwargs)
         if len(tries) == 1:
             raise Deadlock("deadlock detected")
 
-    monkeypatch.setattr(events, "record", deadlocked_once)
+    monkeypatch.setattr(events, "write", deadlocked_once)
     response = twilio_callback(sid(campaign_id, 0), "delivered")
     assert response.status_code == 200 and response.json["outcome"] == "applied"
     assert len(tries) == 2

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 
 from portal import counters
 from portal.db import DriverStatement
+from portal.db import DriverTransaction
+from portal.db import retrying
 from portal.models import Message
 from portal.models import StatusEvent
 from portal.providers import ProviderUpdate
@@ -40,16 +42,27 @@ REGISTERED = sa.select(messages.c.id).where(
     messages.c.provider_message_id == sa.bindparam("message"))
 
 
+def row(received, update=None, outcome=PENDING, reason=None):
+    """The column values of one event."""
+    return {
+        "provider": received.provider, "source": received.source,
+        "provider_message_id": update.provider_message_id if update else None,
+        "provider_status": update.provider_status if update else None,
+        "error_code": update.error_code if update else None,
+        "params": json.dumps(received.params, sort_keys=True),
+        "signature_ok": received.signature_ok, "outcome": outcome,
+        "reason": reason[:300] if reason else None, "received_at": received.at,
+    }
+
+
+def write(connection, event):
+    """Insert one event row in the caller's transaction."""
+    DriverStatement.once(INSERT, connection.dialect).execute(connection, **event)
+
+
 def record(connection, received, update=None, outcome=PENDING, reason=None):
     """Write one event in the caller's transaction."""
-    DriverStatement.once(INSERT, connection.dialect).execute(
-        connection, provider=received.provider, source=received.source,
-        provider_message_id=update.provider_message_id if update else None,
-        provider_status=update.provider_status if update else None,
-        error_code=update.error_code if update else None,
-        params=json.dumps(received.params, sort_keys=True),
-        signature_ok=received.signature_ok, outcome=outcome,
-        reason=reason[:300] if reason else None, received_at=received.at)
+    write(connection, row(received, update, outcome, reason))
 
 
 def change_for(provider, update, at):
@@ -65,21 +78,40 @@ def apply(connection, provider, update, at):
     """Move the message ``update`` names as the provider's precedence allows. Returns the
     outcome: APPLIED, IGNORED (outranked, a duplicate, or a word the provider does not
     have) or PENDING (no such message registered yet)."""
-    change = change_for(provider, update, at)
-    if change is not None and counters.apply_change(connection, update.provider_message_id,
-                                                    change):
+    return _move(connection, update.provider_message_id, change_for(provider, update, at))
+
+
+def _move(connection, provider_message_id, change):
+    if change is not None and counters.apply_change(connection, provider_message_id, change):
         return APPLIED
     registered = DriverStatement.once(REGISTERED, connection.dialect).rows(
-        connection, message=update.provider_message_id)
+        connection, message=provider_message_id)
     return IGNORED if registered else PENDING
 
 
 def receive(connection, provider, received, update):
     """Apply one update and record it with its outcome, in the caller's transaction; return
     the outcome."""
-    outcome = apply(connection, provider, update, received.at)
-    record(connection, received, update, outcome)
-    return outcome
+    event = row(received, update)
+    event["outcome"] = apply(connection, provider, update, received.at)
+    write(connection, event)
+    return event["outcome"]
+
+
+def receive_alone(engine, provider, received, update):
+    """receive() in a write transaction of its own, as short as the database allows (the
+    callback path): all but the statements is prepared before the write lock is taken. A
+    transaction the database aborted to break a deadlock is run again."""
+    event = row(received, update)
+    change = change_for(provider, update, received.at)
+
+    def attempt():
+        with DriverTransaction(engine) as transaction:
+            event["outcome"] = _move(transaction, update.provider_message_id, change)
+            write(transaction, event)
+        return event["outcome"]
+
+    return retrying(attempt)
 
 
 def apply_pending(connection, provider, provider_message_ids):

@@ -11,7 +11,6 @@ from flask import request
 from portal import access
 from portal.db import DriverTransaction
 from portal.db import db
-from portal.db import retrying
 from portal.db import utcnow
 from portal.ingestion import events
 from portal.phones import masked
@@ -70,11 +69,7 @@ def receive(provider_name):
         _keep_rejected(received, "malformed", str(error))
         return answer(400, "malformed", str(error))
 
-    def apply():
-        with DriverTransaction(db.engine) as transaction:
-            return events.receive(transaction, provider, received, update)
-
-    return ACCEPTED_ANSWERS[retrying(apply)]
+    return ACCEPTED_ANSWERS[events.receive_alone(db.engine, provider, received, update)]
 
 
 def _keep_rejected(received, what, reason):
