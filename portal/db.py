@@ -126,6 +126,22 @@ def retrying(work, attempts=3):
     raise AssertionError("unreachable")
 
 
+# PostgreSQL's advisory locks are named by a number the application chooses ("pending").
+PENDING_LOCK = 0x70656E64696E67
+_TAKE_PENDING_LOCK = sa.select(sa.func.pg_advisory_xact_lock(PENDING_LOCK))
+
+
+def wait_for_registrations(connection):
+    """Until the caller's transaction ends, take turns with every other transaction that
+    registers messages or keeps a callback for a message not registered yet, so that one
+    of the two always sees the other's work (PostgreSQL: a lock held to the commit; SQLite
+    needs none, it has one writer at a time). Returns False where no lock is needed."""
+    if connection.dialect.name != "postgresql":
+        return False
+    DriverStatement.once(_TAKE_PENDING_LOCK, connection.dialect).rows(connection)
+    return True
+
+
 def prefer_index_scans(connection):
     """For the rest of a bulk-load transaction on PostgreSQL: the planner's statistics do
     not yet count the rows this transaction has added, and would answer each duplicate

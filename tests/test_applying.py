@@ -16,6 +16,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from portal import counters
+from portal import registration
 from portal import simulator
 from portal.db import db
 from portal.db import utcnow
@@ -23,6 +24,7 @@ from portal.db import write_transaction
 from portal.ingestion import events
 from portal.models import Message
 from portal.models import StatusEvent
+from portal.plugin_manager import current_plugins
 from tests.conftest import sid
 from tests.test_concurrency import expected_state
 
@@ -82,6 +84,31 @@ def test_a_callback_waits_for_a_writer_holding_its_message(app, make_campaign, t
     assert answers[0].status_code == 200 and answers[0].json["outcome"] == "applied"
     assert waited > 0.2  # it waited for the lock, and did not fail
     assert state(app, sid(campaign_id, 0)) == ("SENT", "delivered", None)
+    with app.app_context():
+        assert counters.check(db.session.connection(), campaign_id) == []
+
+
+def test_a_callback_arriving_while_its_message_is_registered_is_applied(
+        app, make_campaign, twilio_callback):
+    campaign_id = make_campaign("Registering")
+    early = "SM" + "d" * 32
+    registering = threading.Event()
+
+    def register():
+        with app.app_context(), write_transaction(db.engine) as connection:
+            provider = current_plugins().providers()["twilio"]
+            registration.register(connection, campaign_id, provider, "SG",
+                                  [registration.NewMessage("+6581234567", early)], utcnow())
+            registering.set()
+            time.sleep(0.5)  # the callback comes in before this commits
+
+    registrar = threading.Thread(target=register)
+    registrar.start()
+    registering.wait(5)
+    answer = twilio_callback(early, "delivered")
+    registrar.join()
+    assert answer.json["outcome"] == "applied"
+    assert state(app, early) == ("SENT", "delivered", None)
     with app.app_context():
         assert counters.check(db.session.connection(), campaign_id) == []
 

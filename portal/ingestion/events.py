@@ -11,6 +11,7 @@ from portal import counters
 from portal.db import DriverStatement
 from portal.db import DriverTransaction
 from portal.db import retrying
+from portal.db import wait_for_registrations
 from portal.models import Message
 from portal.models import StatusEvent
 from portal.providers import ProviderUpdate
@@ -81,12 +82,17 @@ def apply(connection, provider, update, at):
     return _move(connection, update.provider_message_id, change_for(provider, update, at))
 
 
-def _move(connection, provider_message_id, change):
+def _move(connection, provider_message_id, change, looked_again=False):
     if change is not None and counters.apply_change(connection, provider_message_id, change):
         return APPLIED
-    registered = DriverStatement.once(REGISTERED, connection.dialect).rows(
-        connection, message=provider_message_id)
-    return IGNORED if registered else PENDING
+    if DriverStatement.once(REGISTERED, connection.dialect).rows(
+            connection, message=provider_message_id):
+        return IGNORED
+    # Not registered as this transaction sees it; a registration may be committing the
+    # message right now. After waiting for it, look once more.
+    if not looked_again and wait_for_registrations(connection):
+        return _move(connection, provider_message_id, change, looked_again=True)
+    return PENDING
 
 
 def receive(connection, provider, received, update):
@@ -115,7 +121,9 @@ def receive_alone(engine, provider, received, update):
 
 
 def apply_pending(connection, provider, provider_message_ids):
-    """Apply the events that arrived before their messages were registered."""
+    """Apply the events that arrived before their messages were registered (in the
+    transaction that registers them)."""
+    wait_for_registrations(connection)
     applied = 0
     # Nearly always nothing waits; asking that first (one index probe) spares a query per
     # chunk that a planner without fresh statistics may answer with a scan of the log.
