@@ -31,6 +31,7 @@ from portal.exporters import ReportColumn
 from portal.models import CampaignCount
 from portal.models import Job
 from portal.models import Message
+from portal.models import unsent
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def report_query(connection, campaign, plugins, only_errors):
         iso_timestamp(messages.c.updated_at, connection.dialect.name),
     ).where(messages.c.campaign_id == campaign.id)
     if only_errors:
-        query = query.where(messages.c.status == statuses.ERROR)
+        query = query.where(messages.c.status == statuses.ERROR, unsent(messages.c.status))
     return query
 
 
@@ -110,7 +111,7 @@ def report_rows(connection, campaign, plugins, only_errors, page_rows=PAGE_ROWS)
     ids, its upper bound found first (never an OFFSET over the rows), then read."""
     ids = sa.select(messages.c.id).where(messages.c.campaign_id == campaign.id)
     if only_errors:
-        ids = ids.where(messages.c.status == statuses.ERROR)
+        ids = ids.where(messages.c.status == statuses.ERROR, unsent(messages.c.status))
     dialect = connection.dialect
     after = messages.c.id > sa.bindparam("after")
     page_end = DriverStatement(ids.where(after).order_by(messages.c.id)

@@ -14,6 +14,7 @@ from twilio.request_validator import RequestValidator
 
 from portal import statuses
 from portal.models import Message
+from portal.models import unsent
 
 # (weight, callbacks after the message's current in-flight status)
 OUTCOMES = (
@@ -143,7 +144,7 @@ def in_flight_sids(connection, campaign_id):
     return connection.execute(
         sa.select(Message.provider_message_id)
         .where(Message.campaign_id == campaign_id, Message.status.in_(statuses.IN_FLIGHT),
-               Message.provider_message_id.is_not(None))
+               unsent(Message.status), Message.provider_message_id.is_not(None))
         .order_by(Message.id)).scalars().all()
 
 

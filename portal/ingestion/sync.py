@@ -30,6 +30,7 @@ from portal.ingestion import events
 from portal.models import Campaign
 from portal.models import Job
 from portal.models import Message
+from portal.models import unsent
 from portal.plugin_manager import current_plugins
 from portal.providers import ProviderUnavailable
 
@@ -118,8 +119,9 @@ def campaigns_to_sync(connection, before, campaign_id=None):
 
 def candidate_pages(engine, campaign_id, before, page=PAGE):
     """Yield the provider ids of the candidates, ``page`` at a time, by status then id.
-    Paging within one status keeps to the (campaign, status, id) index, so the final
-    messages of a big campaign are never read. Each page is its own short transaction."""
+    Paging within one status keeps to the index of unsent messages by (campaign, status,
+    id), so the final messages of a big campaign are never read. Each page is its own short
+    transaction."""
     for status in statuses.IN_FLIGHT:
         after = 0
         while True:
@@ -127,8 +129,8 @@ def candidate_pages(engine, campaign_id, before, page=PAGE):
                 rows = connection.execute(
                     sa.select(messages.c.id, messages.c.provider_message_id)
                     .where(messages.c.campaign_id == campaign_id,
-                           messages.c.status == status, messages.c.id > after,
-                           *_waiting(before))
+                           messages.c.status == status, unsent(messages.c.status),
+                           messages.c.id > after, *_waiting(before))
                     .order_by(messages.c.id)
                     .limit(page)).all()
             if rows:
