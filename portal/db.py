@@ -115,15 +115,15 @@ RETRYABLE = {"40P01", "40001"}
 def retrying(work, attempts=3):
     """``work()``, run again when the database aborted its transaction to break a deadlock
     between writers (on PostgreSQL: a callback and a sync moving the same counts in other
-    orders; SQLite has one writer at a time). The last failure is raised."""
-    for attempt in range(1, attempts + 1):
+    orders; SQLite has one writer at a time). The last try's failure is raised."""
+    for _ in range(attempts - 1):
         try:
             return work()
         except Exception as error:
             cause = getattr(error, "orig", None) or error
-            if attempt == attempts or getattr(cause, "sqlstate", None) not in RETRYABLE:
+            if getattr(cause, "sqlstate", None) not in RETRYABLE:
                 raise
-    raise AssertionError("unreachable")
+    return work()
 
 
 # PostgreSQL's advisory locks are named by a number the application chooses ("pending").

@@ -140,6 +140,23 @@ def test_a_callback_aborted_to_break_a_deadlock_is_applied_on_the_next_try(
             ("SENT", "delivered", ""): 1}
 
 
+def test_a_callback_deadlocked_at_every_try_gives_up_after_three_storing_nothing(
+        app, make_campaign, twilio_callback, monkeypatch):
+    campaign_id = make_campaign("Live", [("+6581234567", "queued", None)])
+    tries = []
+
+    def deadlocked(*args, **kwargs):
+        tries.append(1)
+        raise Deadlock("deadlock detected")
+
+    monkeypatch.setattr(events, "write", deadlocked)
+    with pytest.raises(Deadlock):
+        twilio_callback(sid(campaign_id, 0), "delivered")
+    assert len(tries) == 3
+    assert state(app, sid(campaign_id, 0)) == ("QUEUED", "queued", None)
+    assert outcomes(app) == []
+
+
 def test_callbacks_racing_for_the_same_messages_apply_each_once(app, make_campaign,
                                                                 twilio_callback):
     size = 60

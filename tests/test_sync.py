@@ -18,6 +18,7 @@ from portal import counters
 from portal.db import db
 from portal.db import utcnow
 from portal.db import write_transaction
+from portal.ingestion import events
 from portal.ingestion import sync
 from portal.models import Job
 from portal.models import Message
@@ -294,6 +295,31 @@ def test_server_errors_three_times_fail_and_apply_nothing_of_that_chunk(
         sids[0]: ("SENT", "delivered", None), sids[1]: ("SENT", "delivered", None),
         sids[2]: ("QUEUED", "queued", None), sids[3]: ("QUEUED", "queued", None)}
     assert [event.provider_message_id for event in sync_events(app)] == sids[:2]
+    assert counts_match(app, campaign_id)
+
+
+def test_a_chunk_aborted_to_break_a_deadlock_is_applied_once_on_the_next_try(
+        app, twilio, old_campaign, monkeypatch):
+    campaign_id, sids = old_campaign("Retried", [("queued", None), ("queued", None)])
+    twilio.messages = {sids[0]: ("delivered", None), sids[1]: ("failed", "30003")}
+    receive, tries = events.receive, []
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"  # what PostgreSQL raises in the transaction it aborts
+
+    def deadlocked_once(*args, **kwargs):
+        tries.append(1)
+        outcome = receive(*args, **kwargs)
+        if len(tries) == 2:  # halfway through the chunk
+            raise Deadlock("deadlock detected")
+        return outcome
+
+    monkeypatch.setattr(events, "receive", deadlocked_once)
+    tally, _ = run_sync(app, campaign_id)
+    assert tally == sync.Tally(asked=2, updated=2)
+    assert state(app, campaign_id) == {sids[0]: ("SENT", "delivered", None),
+                                       sids[1]: ("ERROR", "failed", "30003")}
+    assert len(sync_events(app)) == 2
     assert counts_match(app, campaign_id)
 
 
@@ -635,3 +661,4 @@ def test_a_configured_api_url_is_asked_over_http_instead_of_twilio(app, old_camp
     assert tally == sync.Tally(asked=2, updated=2)
     assert state(app, campaign_id) == {sids[0]: ("SENT", "delivered", None),
                                        sids[1]: ("ERROR", "undelivered", "30005")}
+
