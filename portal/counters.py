@@ -50,6 +50,8 @@ def outranks(change, rank, error_code):
 # outranks() as the WHERE clause of the one statement that moves a message: deciding and
 # moving at once, racing writers cannot make a message regress. The counts follow in the
 # same transaction, moved by the database (the trigger of migration 0004).
+# Known shortcoming: PostgreSQL compares the error codes of a tie in the database's
+# collation, Python by code point; they agree for digits (all of Twilio's codes).
 MOVE = (
     messages.update()
     .where(messages.c.provider_message_id == sa.bindparam("message"),

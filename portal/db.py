@@ -72,7 +72,7 @@ def configure_sqlite(engine):
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
-        # A callback's transaction writes about nine pages; copying the log back into the
+        # A callback's transaction writes about eight pages; copying the log back into the
         # database every 10,000 pages (about 40 MB) instead of SQLite's 1,000 spares most
         # of that copying, since the same hot pages are written again and again.
         cursor.execute("PRAGMA wal_autocheckpoint=10000")
@@ -82,8 +82,10 @@ def configure_sqlite(engine):
     def _begin(connection):
         # A writer takes the lock at once (IMMEDIATE): a reader that upgrades to a writer
         # mid-transaction fails at once, instead of waiting, when another writer is busy.
-        mode = connection.get_execution_options().get("sqlite_begin", "")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if connection.get_execution_options().get("sqlite_begin") == "IMMEDIATE":
+            _begin_immediate(connection.connection.driver_connection)
+        else:
+            connection.exec_driver_sql("BEGIN")
 
 
 @contextlib.contextmanager
@@ -243,14 +245,19 @@ class DriverTransaction:
     error."""
 
     def __init__(self, engine):
+        self.engine = engine
         self.dialect = engine.dialect
-        self.pooled = engine.raw_connection()
-        self.driver_connection = self.pooled.driver_connection
 
     def __enter__(self):
+        self.pooled = self.engine.raw_connection()
+        self.driver_connection = self.pooled.driver_connection
         if self.dialect.name == "sqlite":
             # The driver is in autocommit (configure_sqlite): take the write lock at once.
-            _begin_immediate(self.driver_connection)
+            try:
+                _begin_immediate(self.driver_connection)
+            except BaseException:
+                self.pooled.close()
+                raise
         return self
 
     def __exit__(self, error_type, error, traceback):
@@ -264,9 +271,10 @@ class DriverTransaction:
 
 
 def _begin_immediate(driver_connection):
-    """BEGIN IMMEDIATE on SQLite, waiting for the write lock in steps from 50 µs: SQLite's
-    own busy handler sleeps a millisecond at first, ten times the length of a callback's
-    whole transaction."""
+    """BEGIN IMMEDIATE on SQLite, waiting for the write lock in steps from 50 µs, for every
+    writer alike: SQLite's own busy handler sleeps a millisecond at first, ten times the
+    length of a callback's whole transaction, and later up to 100 ms, so a writer using it
+    would keep losing the lock to callbacks."""
     driver_connection.execute("PRAGMA busy_timeout=0")
     try:
         deadline = time.monotonic() + BUSY_SECONDS

@@ -92,6 +92,15 @@ class CampaignCount(db.Model):
     count = sa.Column(sa.BigInteger, nullable=False, default=0)
 
 
+PENDING = "outcome = 'pending'"
+
+
+def is_pending(outcome_column):
+    """The condition of the pending index, for a query that should use it, spelled as the
+    index spells it (see unsent)."""
+    return outcome_column == sa.literal_column("'pending'")
+
+
 class StatusEvent(db.Model):
     """Everything a provider or an import told us about a message's status, kept raw in the
     transaction that applies it, so that state can be rebuilt from this log.
@@ -105,8 +114,8 @@ class StatusEvent(db.Model):
         sa.Index("ix_status_events_message", "provider_message_id", "outcome"),
         # The few events waiting for their message; kept small, so a callback's INSERT
         # rarely touches it.
-        sa.Index("ix_status_events_pending", "id", sqlite_where=sa.text("outcome = 'pending'"),
-                 postgresql_where=sa.text("outcome = 'pending'")),
+        sa.Index("ix_status_events_pending", "id", sqlite_where=sa.text(PENDING),
+                 postgresql_where=sa.text(PENDING)),
     )
 
     id = sa.Column(BigId, primary_key=True)

@@ -68,9 +68,13 @@ def _registered_ids(connection, provider_message_ids):
     return found
 
 
-def register(connection, campaign_id, provider, default_region, items, at, source="api"):
+def register(connection, campaign_id, provider, default_region, items, at, source="api",
+             early_callbacks=True):
     """Insert ``items`` (a list of NewMessage) into a campaign. Returns which rows (0-based)
-    were accepted, held invalid numbers or repeated a message already known."""
+    were accepted, held invalid numbers or repeated a message already known. With
+    ``early_callbacks`` the callbacks that came before the campaign's messages are applied
+    too, which must be the transaction's last step (see events.apply_pending): an import of
+    many batches in one transaction passes False and applies them after its last batch."""
     result = Registered()
     prefer_index_scans(connection)
     known = _registered_ids(connection, {i.provider_message_id for i in items
@@ -122,7 +126,6 @@ def register(connection, campaign_id, provider, default_region, items, at, sourc
     for key, count in tally.items():
         counters.add(connection, campaign_id, counters.bucket(*key), count)
     result.accepted = len(rows) - len(result.invalid_rows)
-    result.early_callbacks = events.apply_pending(
-        connection, provider, [row["provider_message_id"] for row in rows
-                               if row["provider_message_id"]])
+    if early_callbacks:
+        result.early_callbacks = events.apply_pending(connection, provider, campaign_id)
     return result

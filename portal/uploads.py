@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from portal import registration
 from portal.db import write_transaction
+from portal.ingestion import events
 from portal.models import Campaign
 
 BATCH = 10_000
@@ -87,7 +88,6 @@ class Summary:
         self.stored += result.accepted + len(result.invalid_rows)
         self.invalid += len(result.invalid_rows)
         self.duplicates += len(result.duplicate_rows)
-        self.early_callbacks += result.early_callbacks
         _keep_first(self.invalid_lines, result.invalid_rows, lines)
         _keep_first(self.duplicate_lines, result.duplicate_rows, lines)
 
@@ -368,7 +368,8 @@ def store(engine, campaign, stream, region, at):
         summary = Summary(campaign_id=_insert_campaign(connection, campaign, at))
         for batch in reader.batches():
             result = registration.register(connection, summary.campaign_id, campaign.provider,
-                                           region, batch.items, at, source="upload")
+                                           region, batch.items, at, source="upload",
+                                           early_callbacks=False)
             summary.add(result, batch.lines)
         summary.inbound_skipped = reader.inbound_skipped
         if not summary.stored:
@@ -376,6 +377,8 @@ def store(engine, campaign, stream, region, at):
         if campaign.sent_at is None and reader.earliest is not None:
             connection.execute(sa.update(Campaign).where(Campaign.id == summary.campaign_id)
                                .values(sent_at=reader.earliest))
+        summary.early_callbacks = events.apply_pending(connection, campaign.provider,
+                                                       summary.campaign_id)
     return summary
 
 

@@ -190,6 +190,23 @@ def test_line_numbers_across_batches(client, upload, monkeypatch):
                        "in the portal (lines 28, 29, 30, 31, 32).")
 
 
+def test_callbacks_that_came_first_are_applied_when_the_import_ends(
+        app, upload, twilio_callback, monkeypatch):
+    monkeypatch.setattr(uploads, "BATCH", 4)
+    early = [f"SM{n:032x}" for n in (2, 9)]  # in the first batch and in the third
+    for message_id in early:
+        assert twilio_callback(message_id, "delivered").json["outcome"] == "pending"
+    lines = ["recipient,message id"] + [f"+65812{n:05d},SM{n:032x}" for n in range(10)]
+    campaign_id = campaign_id_of(upload(csv_file(*lines)))
+    delivered = [row[1] for row in stored_messages(app, campaign_id) if row[2] == "SENT"]
+    assert delivered == early
+    with app.app_context():
+        assert counters.check(db.session.connection(), campaign_id) == []
+        outcomes = db.session.execute(sa.select(StatusEvent.outcome).where(
+            StatusEvent.source == "callback")).scalars().all()
+    assert outcomes == ["applied", "applied"]
+
+
 def test_only_the_first_twenty_lines_are_listed(client, upload):
     # Without a message id the number is the key: line 2 is invalid, lines 3 to 26 repeat it.
     campaign_id_of(upload(csv_file("recipient", *["123"] * 25)))

@@ -14,6 +14,7 @@ from portal.db import retrying
 from portal.db import wait_for_registrations
 from portal.models import Message
 from portal.models import StatusEvent
+from portal.models import is_pending
 from portal.providers import ProviderUpdate
 
 events = StatusEvent.__table__
@@ -39,7 +40,7 @@ class Received:
 COLUMNS = ("provider", "source", "provider_message_id", "provider_status", "error_code",
            "params", "signature_ok", "outcome", "reason", "received_at")
 INSERT = events.insert().values({name: sa.bindparam(name) for name in COLUMNS})
-REGISTERED = sa.select(messages.c.id).where(
+REGISTERED = sa.select(messages.c.rank, messages.c.error_code).where(
     messages.c.provider_message_id == sa.bindparam("message"))
 
 
@@ -82,17 +83,31 @@ def apply(connection, provider, update, at):
     return _move(connection, update.provider_message_id, change_for(provider, update, at))
 
 
-def _move(connection, provider_message_id, change, looked_again=False):
-    if change is not None and counters.apply_change(connection, provider_message_id, change):
-        return APPLIED
-    if DriverStatement.once(REGISTERED, connection.dialect).rows(
-            connection, message=provider_message_id):
-        return IGNORED
+def _move(connection, provider_message_id, change):
+    outcome = _move_registered(connection, provider_message_id, change)
+    if outcome is not None:
+        return outcome
     # Not registered as this transaction sees it; a registration may be committing the
     # message right now. After waiting for it, look once more.
-    if not looked_again and wait_for_registrations(connection):
-        return _move(connection, provider_message_id, change, looked_again=True)
+    if wait_for_registrations(connection):
+        return _move_registered(connection, provider_message_id, change) or PENDING
     return PENDING
+
+
+def _move_registered(connection, provider_message_id, change):
+    """APPLIED or IGNORED for a registered message; None when there is no such message."""
+    if change is not None and counters.apply_change(connection, provider_message_id, change):
+        return APPLIED
+    found = DriverStatement.once(REGISTERED, connection.dialect).rows(
+        connection, message=provider_message_id)
+    if not found:
+        return None
+    if change is not None and counters.outranks(change, *found[0]):
+        # Registered between the UPDATE and this look (another transaction committed in
+        # between, on PostgreSQL): the UPDATE sees it now.
+        return APPLIED if counters.apply_change(connection, provider_message_id,
+                                                change) else IGNORED
+    return IGNORED
 
 
 def receive(connection, provider, received, update):
@@ -120,29 +135,37 @@ def receive_alone(engine, provider, received, update):
     return retrying(attempt)
 
 
-def apply_pending(connection, provider, provider_message_ids):
-    """Apply the events that arrived before their messages were registered (in the
-    transaction that registers them)."""
+def apply_pending(connection, provider, campaign_id=None):
+    """Apply the callbacks that came before their messages were registered: those for the
+    messages of ``campaign_id``, or of any campaign. Call it last in the transaction that
+    registers messages: from here to the commit it takes turns with callbacks looking for a
+    message not registered yet (wait_for_registrations), so one of the two sees the other's
+    work. Returns how many moved a message."""
     wait_for_registrations(connection)
-    applied = 0
-    # Nearly always nothing waits; asking that first (one index probe) spares a query per
-    # chunk that a planner without fresh statistics may answer with a scan of the log.
-    waiting = connection.execute(sa.select(events.c.id).where(
-        events.c.outcome == PENDING).limit(1)).first()
-    ids = list(provider_message_ids) if waiting else []
+    waiting = connection.execute(
+        sa.select(events.c.id, events.c.provider_message_id, events.c.provider_status,
+                  events.c.error_code, events.c.received_at)
+        .where(is_pending(events.c.outcome), events.c.provider == provider.name)
+        .order_by(events.c.id)
+    ).all()
+    # Pending callbacks are few (their index holds nothing else); their messages are looked
+    # up by provider id, which keeps to the unique index even when the planner's
+    # statistics do not count this transaction's rows yet.
+    ids = sorted({row.provider_message_id for row in waiting})
+    registered = set()
     for start in range(0, len(ids), 500):
-        rows = connection.execute(
-            sa.select(events.c.id, events.c.provider_message_id, events.c.provider_status,
-                      events.c.error_code, events.c.received_at)
-            .where(events.c.provider_message_id.in_(ids[start:start + 500]),
-                   events.c.outcome == PENDING, events.c.provider == provider.name)
-            .order_by(events.c.id)
-        ).all()
-        for row in rows:
-            update = ProviderUpdate(row.provider_message_id, row.provider_status, row.error_code)
-            outcome = apply(connection, provider, update, row.received_at)
-            if outcome != PENDING:
-                connection.execute(events.update().where(events.c.id == row.id).values(
-                    outcome=outcome))
-            applied += outcome == APPLIED
+        query = sa.select(messages.c.provider_message_id).where(
+            messages.c.provider_message_id.in_(ids[start:start + 500]))
+        if campaign_id is not None:
+            query = query.where(messages.c.campaign_id == campaign_id)
+        registered.update(connection.execute(query).scalars())
+    rows = [row for row in waiting if row.provider_message_id in registered]
+    applied = 0
+    for row in rows:
+        update = ProviderUpdate(row.provider_message_id, row.provider_status, row.error_code)
+        outcome = apply(connection, provider, update, row.received_at)
+        if outcome != PENDING:
+            connection.execute(events.update().where(events.c.id == row.id).values(
+                outcome=outcome))
+        applied += outcome == APPLIED
     return applied

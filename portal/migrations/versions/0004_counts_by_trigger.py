@@ -61,19 +61,14 @@ def _apply_left_behind():
     message; those whose message is not registered stay pending."""
     connection = op.get_bind()
     op.execute("UPDATE status_events SET outcome = 'pending' WHERE outcome = 'received'")
-    waiting = connection.execute(sa.text(
-        "SELECT DISTINCT provider, provider_message_id FROM status_events "
-        "WHERE outcome = 'pending'")).all()
-    if not waiting:
+    if not connection.execute(sa.text(
+            "SELECT 1 FROM status_events WHERE outcome = 'pending' LIMIT 1")).first():
         return
     from portal.ingestion import events
     from portal.plugin_manager import current_plugins
 
-    providers = current_plugins().providers()
-    for name in {provider for provider, _ in waiting}:
-        if name in providers:
-            events.apply_pending(connection, providers[name],
-                                 [message for provider, message in waiting if provider == name])
+    for provider in current_plugins().providers().values():
+        events.apply_pending(connection, provider)
 
 
 def downgrade():
