@@ -22,18 +22,11 @@ from portal.db import db
 from portal.db import utcnow
 from portal.db import write_transaction
 from portal.ingestion import events
-from portal.models import Message
 from portal.models import StatusEvent
 from portal.plugin_manager import current_plugins
 from tests.conftest import sid
+from tests.test_callbacks import message as state
 from tests.test_concurrency import expected_state
-
-
-def state(app, provider_message_id):
-    with app.app_context():
-        row = db.session.execute(sa.select(Message).where(
-            Message.provider_message_id == provider_message_id)).scalar_one()
-        return row.status, row.provider_status, row.error_code
 
 
 def outcomes(app):

@@ -29,6 +29,7 @@ from tests.conftest import HTMX
 from tests.conftest import page
 from tests.conftest import sid
 from tests.conftest import text
+from tests.test_applying import Deadlock
 from tests.twilio_standin import TwilioStandIn
 from tests.twilio_standin import error_body
 from tests.twilio_standin import message_answer
@@ -303,10 +304,6 @@ def test_a_chunk_aborted_to_break_a_deadlock_is_applied_once_on_the_next_try(
     campaign_id, sids = old_campaign("Retried", [("queued", None), ("queued", None)])
     twilio.messages = {sids[0]: ("delivered", None), sids[1]: ("failed", "30003")}
     receive, tries = events.receive, []
-
-    class Deadlock(Exception):
-        sqlstate = "40P01"  # what PostgreSQL raises in the transaction it aborts
-
     def deadlocked_once(*args, **kwargs):
         tries.append(1)
         outcome = receive(*args, **kwargs)

@@ -113,10 +113,8 @@ def _move_registered(connection, provider_message_id, change):
 def receive(connection, provider, received, update):
     """Apply one update and record it with its outcome, in the caller's transaction; return
     the outcome."""
-    event = row(received, update)
-    event["outcome"] = apply(connection, provider, update, received.at)
-    write(connection, event)
-    return event["outcome"]
+    return _move_and_write(connection, row(received, update), update.provider_message_id,
+                           change_for(provider, update, received.at))
 
 
 def receive_alone(engine, provider, received, update):
@@ -128,11 +126,15 @@ def receive_alone(engine, provider, received, update):
 
     def attempt():
         with DriverTransaction(engine) as transaction:
-            event["outcome"] = _move(transaction, update.provider_message_id, change)
-            write(transaction, event)
-        return event["outcome"]
+            return _move_and_write(transaction, event, update.provider_message_id, change)
 
     return retrying(attempt)
+
+
+def _move_and_write(connection, event, provider_message_id, change):
+    event["outcome"] = _move(connection, provider_message_id, change)
+    write(connection, event)
+    return event["outcome"]
 
 
 def apply_pending(connection, provider, campaign_id=None):
