@@ -1,21 +1,24 @@
 """Signed callbacks per second: the portal under gunicorn against the floor app.
 
     .venv/bin/python bench/callbacks.py [--database sqlite|postgresql] [--messages N]
-                                        [--workers W ...]
+                                        [--workers W ...] [--rounds R]
 
 A fresh database (SQLite in WAL mode, or a database on the benchmark PostgreSQL server)
 holds one campaign of N queued messages. The simulator plans their callbacks (about three a
 message, some late, duplicated or out of order) and posts them, signed, from client
-threads. Each server runs on 127.0.0.1 with gunicorn and W sync workers, on its own copy of
-the database: first floor_app.py (checks the signature, updates one row, on the same kind
-of database, without the portal's counting trigger), then the portal, which has applied
-each callback by the time it answers.
-Afterwards: every callback accounted for in the status event log, no 5xx, and the counts
-equal to the rows.
+threads. Each server runs on 127.0.0.1 with gunicorn and W sync workers, on its own fresh
+copy of the database: floor_app.py (checks the signature, updates one row, on the same kind
+of database, without the portal's counting trigger) and the portal, which has applied each
+callback by the time it answers. With R rounds the two take turns going first, and the
+median of the R ratios is printed: on a small machine the rate drifts by a few hundredths
+from one minute to the next.
+After each portal run: every callback accounted for in the status event log, no 5xx, and
+the counts equal to the rows.
 """
 
 import os
 import random
+import statistics
 import time
 
 import common
@@ -117,10 +120,31 @@ def run_floor(kind, url, workers, callbacks, port=5094):
         return replay(port, callbacks)
 
 
+def one_round(kind, store, workers, callbacks, portal_first):
+    """The floor and the portal, each on a fresh copy of the database, in the order asked:
+    (portal rate, floor rate, portal answers, floor answers, logged, counts equal)."""
+    portal_db, floor_db = f"portal_{workers}", f"floor_{workers}"
+    for name in (portal_db, floor_db):
+        store.drop(name)
+        store.copy(TEMPLATE, name)
+    result = {}
+    for side in (("portal", "floor") if portal_first else ("floor", "portal")):
+        if side == "floor":
+            result["floor"] = run_floor(kind, store.url(floor_db), workers, callbacks)
+        else:
+            result["portal"] = run_portal(kind, store.url(portal_db), workers, callbacks)
+    rate, answers, logged, counts_ok = result["portal"]
+    floor_rate, floor_answers = result["floor"]
+    return rate, floor_rate, answers, floor_answers, logged, counts_ok
+
+
 def main():
     parser = common.parser(__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--workers", type=int, nargs="+", default=[2])
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="floor and portal pairs per worker count, each pair in the "
+                             "other order than the one before")
     arguments = parser.parse_args()
     kind = arguments.database
     from portal import simulator
@@ -132,17 +156,20 @@ def main():
         print(f"{len(callbacks):,} signed callbacks for {len(sids):,} messages, "
               f"{CLIENT_THREADS} client threads")
         for workers in arguments.workers:
-            portal_db, floor_db = f"portal_{workers}", f"floor_{workers}"
-            store.copy(TEMPLATE, portal_db)
-            store.copy(TEMPLATE, floor_db)
-            floor_rate, floor_answers = run_floor(kind, store.url(floor_db), workers,
-                                                  callbacks)
-            rate, answers, logged, counts_ok = run_portal(
-                kind, store.url(portal_db), workers, callbacks)
-            print(f"{workers} workers: portal {rate:,.0f} callbacks/s {answers}; floor "
-                  f"{floor_rate:,.0f}/s {floor_answers}; ratio {rate / floor_rate:.2f}")
-            print(f"{workers} workers: {logged:,} of {len(callbacks):,} callbacks in the event "
-                  f"log as applied or ignored; counts equal the rows: {counts_ok}")
+            ratios = []
+            for number in range(arguments.rounds):
+                rate, floor_rate, answers, floor_answers, logged, counts_ok = one_round(
+                    kind, store, workers, callbacks, portal_first=number % 2 == 1)
+                ratios.append(rate / floor_rate)
+                first = "portal" if number % 2 else "floor"
+                print(f"{workers} workers ({first} first): portal {rate:,.0f} callbacks/s "
+                      f"{answers}; floor {floor_rate:,.0f}/s {floor_answers}; ratio "
+                      f"{ratios[-1]:.2f}")
+                print(f"{workers} workers: {logged:,} of {len(callbacks):,} callbacks in the "
+                      f"event log as applied or ignored; counts equal the rows: {counts_ok}")
+            if len(ratios) > 1:
+                print(f"{workers} workers: median ratio {statistics.median(ratios):.2f} of "
+                      f"{len(ratios)} rounds ({min(ratios):.2f} to {max(ratios):.2f})")
 
 
 if __name__ == "__main__":
