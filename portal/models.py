@@ -151,7 +151,8 @@ class ApiToken(db.Model):
 class Job(db.Model):
     """Long work started from a campaign's page, with its progress, so that any web worker
     can show how far it has come. ``kind`` says which: ``sync`` (asking the provider for
-    missing statuses) or ``report`` (writing a delivery report to a file to download)."""
+    missing statuses) or ``report`` (writing a delivery report to a file to download).
+    ``heartbeat_at`` is when the process running it last marked it as alive."""
 
     __tablename__ = "jobs"
     __table_args__ = (sa.Index("ix_jobs_campaign", "campaign_id", "id"),)
@@ -165,6 +166,7 @@ class Job(db.Model):
     message = sa.Column(sa.String(500), nullable=False, default="")
     started_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
     finished_at = sa.Column(UTCDateTime, nullable=True)
+    heartbeat_at = sa.Column(UTCDateTime, nullable=True, default=utcnow)
 
 
 ROLES = ("viewer", "manager", "admin")

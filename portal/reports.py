@@ -283,6 +283,10 @@ def find_prepared(folder, job, extensions):
     return None
 
 
+STOPPED = ("The portal process writing it ended (a restart or a crash) before it finished. "
+           "Prepare it again from the campaign's page.")
+
+
 def _keep_since(now=None):
     return (now or utcnow()) - timedelta(seconds=KEEP_SECONDS)
 
@@ -292,10 +296,6 @@ def expired(job, now=None):
     return job.finished_at is not None and job.finished_at < _keep_since(now)
 
 
-def abandoned(job, now=None):
-    """Whether the job is still "running" an hour after it started: its process ended
-    without finishing it (there is no heartbeat), so nobody should wait for it."""
-    return job.state == RUNNING and job.started_at < _keep_since(now)
 
 
 def expired_files(engine, folder, now=None):
@@ -339,11 +339,11 @@ def remove_expired_files(engine, folder, now=None):
 
 def start_job(engine, campaign_id, exporter, only_errors):
     """(job id, whether it is new): a new running report job for the campaign, its total the
-    rows the counts promise; or the campaign's report job already running, if one started
-    less than KEEP_SECONDS ago (an older one is taken for dead with its process)."""
+    rows the counts promise; or the campaign's report job already running (one whose process
+    has ended is marked failed instead, see portal.background)."""
     title = report_title(exporter, only_errors)
     with write_transaction(engine) as connection:
-        running = running_job(connection, JOB_KIND, campaign_id, started_since=_keep_since())
+        running = running_job(connection, JOB_KIND, campaign_id, STOPPED)
         if running is not None:
             return running, False
         total = row_count(connection, campaign_id, only_errors)

@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
+from portal import background
 from portal import hookimpl
 from portal import reports
 from portal.db import db
@@ -366,31 +367,35 @@ def test_while_a_report_is_prepared_another_request_shows_its_progress(app, clie
     assert count(app, Job) == 1
 
 
-def test_a_finished_or_long_dead_report_job_does_not_hold_back_the_next(app, client,
-                                                                       campaign_id, folder,
-                                                                       not_run):
+def test_a_finished_or_dead_report_job_does_not_hold_back_the_next(app, client, campaign_id,
+                                                                  folder, not_run):
     def update(job_id, **values):
         with app.app_context():
             reports.update_job(db.engine, job_id, **values)
 
     client.post(prepare_url(campaign_id), headers=HTMX)
-    # Still running, started more than an hour ago: its process died.
-    update(not_run[0], started_at=utcnow() - timedelta(seconds=reports.KEEP_SECONDS + 1))
+    # Still running, but not marked as alive for a minute: its process died.
+    update(not_run[0], heartbeat_at=utcnow() - timedelta(seconds=background.STALE_SECONDS + 1))
     client.post(prepare_url(campaign_id), headers=HTMX)
     update(not_run[1], state="done", finished_at=utcnow())
     client.post(prepare_url(campaign_id), headers=HTMX)
     assert len(not_run) == 3 and count(app, Job) == 3
 
+    dead = page(client.get(f"/campaigns/{campaign_id}/report-jobs/{not_run[0]}", headers=HTMX))
+    assert dead.select_one(".report-job")["data-job-state"] == "failed"
+    assert text(dead.select_one("[role=alert]")) == (
+        "The report could not be prepared. The portal process writing it ended (a restart or "
+        "a crash) before it finished. Prepare it again from the campaign's page.")
 
-def test_a_long_dead_report_job_says_it_stopped_and_is_no_longer_polled(app, client,
-                                                                        campaign_id, folder,
-                                                                        not_run):
+
+def test_a_dead_report_job_says_it_stopped_and_is_no_longer_polled(app, client, campaign_id,
+                                                                  folder, not_run):
     client.post(prepare_url(campaign_id), headers=HTMX)
     progress_url = f"/campaigns/{campaign_id}/report-jobs/{not_run[0]}"
     assert page(client.get(progress_url, headers=HTMX)).select_one(".report-job")["hx-get"]
     with app.app_context():
-        reports.update_job(db.engine, not_run[0], started_at=utcnow() - timedelta(
-            seconds=reports.KEEP_SECONDS + 1))
+        reports.update_job(db.engine, not_run[0], heartbeat_at=utcnow() - timedelta(
+            seconds=background.STALE_SECONDS + 1))
     shown = page(client.get(progress_url, headers=HTMX)).select_one(".report-job")
     assert not shown.has_attr("hx-get") and not shown.has_attr("hx-trigger")
     assert "stopped before it was finished" in text(shown.select_one("[role=alert]"))

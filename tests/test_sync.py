@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import threading
+import time
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
+from portal import background
 from portal import counters
 from portal.db import db
 from portal.db import utcnow
@@ -602,6 +604,73 @@ def test_a_failed_sync_says_why_and_stops_polling(app, client, twilio, inline, o
     app.config["PORTAL_TWILIO_AUTH_TOKEN"] = AUTH_TOKEN
     client.post(f"/campaigns/{campaign_id}/sync")
     assert [job.state for job in jobs(app)] == ["failed", "done"]
+
+
+def stale():
+    """A moment long enough ago that a job last marked then is taken for stopped."""
+    return utcnow() - timedelta(seconds=background.STALE_SECONDS + 1)
+
+
+def test_a_sync_whose_process_ended_says_so_and_is_no_longer_polled(
+        app, client, twilio, old_campaign):
+    campaign_id, _ = old_campaign("Clinic reminders", [("queued", None)])
+    job_id = add_job(app, campaign_id, state="running", done=300, total=1200,
+                     message="Asked Twilio about 300 of 1,200 messages", heartbeat_at=stale())
+
+    for shown in (page(client.get(f"/campaigns/{campaign_id}/sync/{job_id}", headers=HTMX)),
+                  page(client.get(f"/campaigns/{campaign_id}"))):
+        progress = shown.select_one("#sync-progress")
+        assert not progress.has_attr("hx-get") and progress["data-job-state"] == "failed"
+        assert text(progress.select_one("[role=alert]")) == (
+            "The sync stopped. The portal process running it ended (a restart or a crash) "
+            "before it finished. What it had already fetched is kept; start the sync again.")
+
+
+def test_a_sync_whose_process_ended_no_longer_holds_back_the_next(
+        app, client, twilio, inline, old_campaign):
+    campaign_id, sids = old_campaign("Clinic reminders", [("queued", None)])
+    twilio.messages = {sids[0]: ("delivered", None)}
+    dead = add_job(app, campaign_id, state="running", done=300, total=1200,
+                   message="Asked Twilio about 300 of 1,200 messages", heartbeat_at=stale())
+
+    response = client.post(f"/campaigns/{campaign_id}/sync", headers=HTMX)
+
+    first, second = jobs(app)
+    assert first.id == dead and first.state == "failed" and first.finished_at is not None
+    assert first.message == sync.STOPPED
+    assert second.state == "done" and state(app, campaign_id)[sids[0]][0] == "SENT"
+    assert page(response).select_one("#sync-progress")["data-job-state"] == "done"
+
+
+def test_a_sync_waiting_on_twilio_keeps_marking_itself_alive(
+        app, client, twilio, old_campaign, monkeypatch):
+    monkeypatch.setattr(background, "HEARTBEAT_SECONDS", 0.05)
+    campaign_id, sids = old_campaign("Clinic reminders", [("queued", None)])
+    twilio.messages = {sids[0]: ("delivered", None)}
+    asking, answer = threading.Event(), threading.Event()
+    twilio.on_request = lambda: (asking.set(), answer.wait(10))
+    client.post(f"/campaigns/{campaign_id}/sync")
+    assert asking.wait(10)
+    [job] = jobs(app)
+    try:
+        # As if it had not been marked for a minute: the next beat marks it again.
+        with app.app_context():
+            background.update_job(db.engine, job.id, heartbeat_at=stale())
+        for _ in range(200):
+            [job] = jobs(app)
+            if not background.stopped(job):
+                break
+            time.sleep(0.05)
+        assert not background.stopped(job)
+        client.post(f"/campaigns/{campaign_id}/sync")
+        assert [other.id for other in jobs(app)] == [job.id]  # no second sync started
+    finally:
+        answer.set()
+        for thread in threading.enumerate():
+            if thread.name.startswith(f"portal-sync-{job.id}"):
+                thread.join(timeout=10)
+    [job] = jobs(app)
+    assert job.state == "done" and state(app, campaign_id)[sids[0]][0] == "SENT"
 
 
 def test_nothing_to_ask_is_said_plainly(app, client, twilio, inline, make_campaign):

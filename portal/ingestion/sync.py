@@ -309,6 +309,10 @@ def failure_text(error, label):
     return f"{error.reason} Before it stopped: {describe(error.tally, label)} Those are kept."
 
 
+STOPPED = ("The portal process running it ended (a restart or a crash) before it finished. "
+           "What it had already fetched is kept; start the sync again.")
+
+
 def progress_text(label, done, total):
     return f"Asked {label} about {done:,} of {number(total, 'message')}"
 
@@ -328,7 +332,7 @@ def start_job(campaign_id, hours):
     before = threshold(hours)
     label = provider_label(campaign_provider(campaign_id))
     with write_transaction(db.engine) as connection:
-        running = background.running_job(connection, KIND, campaign_id)
+        running = background.running_job(connection, KIND, campaign_id, STOPPED)
         if running is not None:
             return JobStart(running, False, before)
         total = count_candidates(connection, campaign_id, before)

@@ -30,7 +30,8 @@ def latest_sync(campaign_id):
 
 @bp.app_context_processor
 def sync_helpers():
-    return {"latest_sync": latest_sync,
+    return {"latest_sync": latest_sync, "job_stopped": background.stopped,
+            "sync_stopped_message": sync.STOPPED,
             "sync_after_hours": current_app.config["PORTAL_SYNC_AFTER_HOURS"]}
 
 
