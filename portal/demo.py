@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from portal import counters
 from portal import passwords
 from portal import statuses
+from portal.db import insert_many
 from portal.db import utcnow
 from portal.models import Campaign
 from portal.models import Message
@@ -117,10 +118,8 @@ def add_campaign(connection, provider, team_id, name, size, sent_at, mix, rng, p
 def _insert(connection, rows, status_events, progress):
     """Messages, and the status events that explain their statuses (so that the state can
     be rebuilt from the log, as for real campaigns)."""
-    if rows:
-        connection.execute(sa.insert(Message), rows)
-    if status_events:
-        connection.execute(sa.insert(StatusEvent), status_events)
+    insert_many(connection, Message.__table__, rows)
+    insert_many(connection, StatusEvent.__table__, status_events)
     if progress:
         progress.update(len(rows))
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from portal import counters
 from portal import phones
 from portal import statuses
+from portal.db import insert_many
 from portal.db import prefer_index_scans
 from portal.ingestion import events
 from portal.models import Message
@@ -119,10 +120,8 @@ def register(connection, campaign_id, provider, default_region, items, at, sourc
         key = (row["status"], row["provider_status"], row["error_code"])
         tally[key] = tally.get(key, 0) + 1
 
-    if rows:
-        connection.execute(sa.insert(Message), rows)
-    if status_events:
-        connection.execute(sa.insert(StatusEvent), status_events)
+    insert_many(connection, messages, rows)
+    insert_many(connection, StatusEvent.__table__, status_events)
     for key, count in tally.items():
         counters.add(connection, campaign_id, counters.bucket(*key), count)
     result.accepted = len(rows) - len(result.invalid_rows)

@@ -190,6 +190,24 @@ def test_line_numbers_across_batches(client, upload, monkeypatch):
                        "in the portal (lines 28, 29, 30, 31, 32).")
 
 
+def test_every_stored_row_carries_the_moment_of_the_import(app, upload):
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    data = csv_file(TWILIO_HEADER, twilio_row(1, "+6581234567", "delivered"),
+                    twilio_row(2, "+65123", "failed", error="21211"),
+                    twilio_row(3, "+6581234569", "sent"))
+    upload(data, "Messages.csv")
+    after = datetime.now(timezone.utc)
+    with app.app_context():
+        moments = db.session.execute(sa.select(Message.updated_at)).scalars().all()
+        received = db.session.execute(sa.select(StatusEvent.received_at)).scalars().all()
+        invalid = db.session.execute(sa.select(Message.provider_message_id, Message.error_code)
+                                     .where(Message.recipient == "+65123")).one()
+    assert len(moments) == 3 and len(received) == 2  # the invalid number has no event
+    assert len(set(moments + received)) == 1 and before <= moments[0] <= after
+    assert moments[0].tzinfo == timezone.utc
+    assert tuple(invalid) == (f"SM{2:032x}", "invalid-number")
+
+
 def test_callbacks_that_came_first_are_applied_when_the_import_ends(
         app, upload, twilio_callback, monkeypatch):
     monkeypatch.setattr(uploads, "BATCH", 4)
