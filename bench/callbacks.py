@@ -146,6 +146,8 @@ def main():
                         help="floor and portal pairs per worker count, each pair in the "
                              "other order than the one before")
     arguments = parser.parse_args()
+    if arguments.rounds < 1:
+        parser.error("--rounds must be 1 or more")
     kind = arguments.database
     from portal import simulator
 

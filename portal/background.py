@@ -27,8 +27,14 @@ DONE = "done"
 FAILED = "failed"
 
 HEARTBEAT_SECONDS = 10
-# Six missed marks: a writer may wait BUSY_SECONDS for SQLite's lock more than once.
-STALE_SECONDS = 60
+# Long enough for marks that wait behind a large SQLite import (a million rows hold the
+# write lock for about a minute); machines sharing a database keep their clocks in step.
+STALE_SECONDS = 180
+
+
+class Superseded(Exception):
+    """The job's row is no longer running: it was taken for stopped and another may have
+    started. Its work ends without writing anything more to the row."""
 
 
 def _stale_before(now=None):
@@ -70,13 +76,18 @@ def new_job(connection, kind, campaign_id, total, message):
 
 
 def update_job(engine, job_id, **values):
-    """Set the job's columns, in a transaction of its own, so every worker sees them. Any
-    update is a sign of life too, unless ``heartbeat_at`` is given."""
+    """Set the columns of the running job, in a transaction of its own, so every worker sees
+    them; any update is a sign of life too, unless ``heartbeat_at`` is given. Raises
+    Superseded when the row is no longer running."""
     if "message" in values:
         values["message"] = values["message"][:jobs.c.message.type.length]
     values.setdefault("heartbeat_at", utcnow())
     with write_transaction(engine) as connection:
-        connection.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
+        changed = connection.execute(jobs.update()
+                                     .where(jobs.c.id == job_id, jobs.c.state == RUNNING)
+                                     .values(**values)).rowcount
+    if not changed:
+        raise Superseded(f"job {job_id} is no longer running")
 
 
 @contextlib.contextmanager

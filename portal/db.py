@@ -168,7 +168,10 @@ def upsert_add(connection, table, keys, column, amount):
 def insert_many(connection, table, rows):
     """INSERT ``rows`` (dicts with the same keys) into ``table`` in the caller's
     transaction. On PostgreSQL by COPY: psycopg runs an executemany as one INSERT per row,
-    which made a million-row import spend most of its time in the driver."""
+    which made a million-row import spend most of its time in the driver. COPY fills a
+    missing column from the database's default only, not from the model's Python-side
+    default, so the rows name every such column. Errors are SQLAlchemy's, as for any
+    statement (a duplicate key is an IntegrityError)."""
     if not rows:
         return
     if connection.dialect.name != "postgresql":
@@ -181,11 +184,15 @@ def insert_many(connection, table, rows):
                   for name in names]
     quote = dialect.identifier_preparer.quote
     sql = f"COPY {quote(table.name)} ({', '.join(quote(name) for name in names)}) FROM STDIN"
-    with connection.connection.driver_connection.cursor() as cursor:
-        with cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row([processor(row[name]) if processor else row[name]
-                                for name, processor in processors])
+    try:
+        with connection.connection.driver_connection.cursor() as cursor:
+            with cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row([processor(row[name]) if processor else row[name]
+                                    for name, processor in processors])
+    except dialect.loaded_dbapi.Error as error:
+        raise sa.exc.DBAPIError.instance(sql, None, error, dialect.loaded_dbapi.Error) \
+            from error
 
 
 def iso_timestamp(column, dialect_name):

@@ -19,6 +19,7 @@ from portal import statuses
 from portal.background import DONE
 from portal.background import FAILED
 from portal.background import RUNNING
+from portal.background import Superseded
 from portal.background import new_job
 from portal.background import running_job
 from portal.background import update_job
@@ -353,7 +354,17 @@ def start_job(engine, campaign_id, exporter, only_errors):
 
 def run_job(engine, job_id, campaign, plugins, exporter, only_errors, path, audit_event=None):
     """Write the report to ``path`` through ``stream``, as a download would get it, keeping
-    the job's row up to date. Never raises: whatever happens ends in the job's state."""
+    the job's row up to date. Never raises: whatever happens ends in the job's state, unless
+    the job was taken for stopped meanwhile (Superseded): then it ends leaving the row as it
+    is."""
+    try:
+        _write_job(engine, job_id, campaign, plugins, exporter, only_errors, path, audit_event)
+    except Superseded:
+        log.warning("report job %s of campaign %s was taken for stopped; it ended", job_id,
+                    campaign.id, extra={"campaign": campaign.id})
+
+
+def _write_job(engine, job_id, campaign, plugins, exporter, only_errors, path, audit_event):
     title = report_title(exporter, only_errors)
     written = 0
 
@@ -371,6 +382,9 @@ def run_job(engine, job_id, campaign, plugins, exporter, only_errors, path, audi
                                 progress):
                 file.write(chunk)
         part.replace(path)
+    except Superseded:
+        part.unlink(missing_ok=True)
+        raise
     except Exception as error:  # whatever broke, the person is told and the file removed
         log.exception("report job %s of campaign %s failed", job_id, campaign.id,
                       extra={"campaign": campaign.id, "format": exporter.format_id})

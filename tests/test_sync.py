@@ -642,9 +642,9 @@ def test_a_sync_whose_process_ended_no_longer_holds_back_the_next(
     assert page(response).select_one("#sync-progress")["data-job-state"] == "done"
 
 
-def test_a_sync_waiting_on_twilio_keeps_marking_itself_alive(
-        app, client, twilio, old_campaign, monkeypatch):
-    monkeypatch.setattr(background, "HEARTBEAT_SECONDS", 0.05)
+def held_sync(app, client, twilio, old_campaign):
+    """A sync started in the background and held at its first question to Twilio:
+    (campaign id, its message ids, the job, a function that lets it finish)."""
     campaign_id, sids = old_campaign("Clinic reminders", [("queued", None)])
     twilio.messages = {sids[0]: ("delivered", None)}
     asking, answer = threading.Event(), threading.Event()
@@ -652,10 +652,24 @@ def test_a_sync_waiting_on_twilio_keeps_marking_itself_alive(
     client.post(f"/campaigns/{campaign_id}/sync")
     assert asking.wait(10)
     [job] = jobs(app)
+
+    def finish():
+        answer.set()
+        for thread in threading.enumerate():
+            if thread.name.startswith(f"portal-sync-{job.id}"):
+                thread.join(timeout=10)
+
+    return campaign_id, sids, job, finish
+
+
+def test_a_sync_waiting_on_twilio_keeps_marking_itself_alive(
+        app, client, twilio, old_campaign, monkeypatch):
+    monkeypatch.setattr(background, "HEARTBEAT_SECONDS", 0.05)
+    campaign_id, sids, job, finish = held_sync(app, client, twilio, old_campaign)
     try:
-        # As if it had not been marked for a minute: the next beat marks it again.
+        # As if it had started and been marked long ago: the next beat marks it again.
         with app.app_context():
-            background.update_job(db.engine, job.id, heartbeat_at=stale())
+            background.update_job(db.engine, job.id, started_at=stale(), heartbeat_at=stale())
         for _ in range(200):
             [job] = jobs(app)
             if not background.stopped(job):
@@ -665,12 +679,33 @@ def test_a_sync_waiting_on_twilio_keeps_marking_itself_alive(
         client.post(f"/campaigns/{campaign_id}/sync")
         assert [other.id for other in jobs(app)] == [job.id]  # no second sync started
     finally:
-        answer.set()
-        for thread in threading.enumerate():
-            if thread.name.startswith(f"portal-sync-{job.id}"):
-                thread.join(timeout=10)
+        finish()
     [job] = jobs(app)
     assert job.state == "done" and state(app, campaign_id)[sids[0]][0] == "SENT"
+
+
+def test_a_sync_taken_for_stopped_while_it_runs_leaves_its_row_as_stopped(
+        app, client, twilio, old_campaign, caplog):
+    campaign_id, _, job, finish = held_sync(app, client, twilio, old_campaign)
+    with app.app_context(), write_transaction(db.engine) as connection:
+        connection.execute(sa.update(Job).where(Job.id == job.id).values(
+            started_at=stale(), heartbeat_at=stale()))
+        assert background.running_job(connection, sync.KIND, campaign_id, sync.STOPPED) is None
+    finish()
+    [job] = jobs(app)
+    assert (job.state, job.message, job.done) == ("failed", sync.STOPPED, 0)
+    assert f"sync job {job.id} of campaign {campaign_id} was taken for stopped" in caplog.text
+
+
+def test_the_heartbeat_leaves_a_finished_job_alone(app, old_campaign, monkeypatch):
+    monkeypatch.setattr(background, "HEARTBEAT_SECONDS", 0.01)
+    campaign_id, _ = old_campaign("Clinic reminders", [("queued", None)])
+    long_ago = stale().replace(microsecond=0)
+    job_id = add_job(app, campaign_id, state="done", heartbeat_at=long_ago)
+    with app.app_context(), background.heartbeat(db.engine, job_id, "test"):
+        time.sleep(0.3)
+    [job] = jobs(app)
+    assert (job.state, job.heartbeat_at) == ("done", long_ago)
 
 
 def test_nothing_to_ask_is_said_plainly(app, client, twilio, inline, make_campaign):

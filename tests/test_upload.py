@@ -3,6 +3,7 @@ numbers and duplicates reported by line, and every kind of bad file refused with
 and column, storing nothing."""
 
 import io
+import json
 import logging
 from datetime import datetime
 from datetime import timezone
@@ -11,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal import counters
+from portal import registration
 from portal import uploads
 from portal.db import db
 from portal.models import Campaign
@@ -190,22 +192,49 @@ def test_line_numbers_across_batches(client, upload, monkeypatch):
                        "in the portal (lines 28, 29, 30, 31, 32).")
 
 
-def test_every_stored_row_carries_the_moment_of_the_import(app, upload):
+def test_every_stored_row_reads_back_as_it_was_registered(app, upload):
     before = datetime.now(timezone.utc).replace(microsecond=0)
-    data = csv_file(TWILIO_HEADER, twilio_row(1, "+6581234567", "delivered"),
-                    twilio_row(2, "+65123", "failed", error="21211"),
-                    twilio_row(3, "+6581234569", "sent"))
+    odd = "+65 1\t2\\3 \u00e9"  # kept as typed: a tab, a backslash, a letter
+    data = csv_file("recipient,provider_message_id,status,error_code",
+                    f"+6581234567,SM{1:032x},delivered,",
+                    f'"{odd}",SM{2:032x},failed,21211',
+                    f"+6581234569,SM{3:032x},undelivered,30003")
     upload(data, "Messages.csv")
     after = datetime.now(timezone.utc)
     with app.app_context():
-        moments = db.session.execute(sa.select(Message.updated_at)).scalars().all()
-        received = db.session.execute(sa.select(StatusEvent.received_at)).scalars().all()
-        invalid = db.session.execute(sa.select(Message.provider_message_id, Message.error_code)
-                                     .where(Message.recipient == "+65123")).one()
-    assert len(moments) == 3 and len(received) == 2  # the invalid number has no event
-    assert len(set(moments + received)) == 1 and before <= moments[0] <= after
+        stored = db.session.execute(
+            sa.select(Message.recipient, Message.provider_message_id, Message.provider_status,
+                      Message.error_code, Message.updated_at).order_by(Message.id)).all()
+        logged = db.session.execute(
+            sa.select(StatusEvent.provider_message_id, StatusEvent.params,
+                      StatusEvent.received_at, StatusEvent.signature_ok)
+            .order_by(StatusEvent.id)).all()
+    assert [tuple(row[:4]) for row in stored] == [
+        ("+6581234567", f"SM{1:032x}", "delivered", None),
+        (odd, f"SM{2:032x}", None, "invalid-number"),
+        ("+6581234569", f"SM{3:032x}", "undelivered", "30003")]
+    # The invalid number has no event; the others keep what the file said.
+    assert [(row[0], json.loads(row[1]), row[3]) for row in logged] == [
+        (f"SM{1:032x}", {"status": "delivered", "error_code": None}, None),
+        (f"SM{3:032x}", {"status": "undelivered", "error_code": "30003"}, None)]
+    moments = [row[4] for row in stored] + [row[2] for row in logged]
+    assert len(set(moments)) == 1 and before <= moments[0] <= after
     assert moments[0].tzinfo == timezone.utc
-    assert tuple(invalid) == (f"SM{2:032x}", "invalid-number")
+
+
+def test_messages_registered_elsewhere_meanwhile_refuse_the_import_whole(
+        app, client, upload, make_campaign, monkeypatch):
+    make_campaign("Sent by the API", [("+6581234567", "queued", None)])
+    taken, sizes = stored_messages(app)[0][1], table_sizes(app)
+    # As if the API registered it between the import's check for duplicates and its insert.
+    monkeypatch.setattr(registration, "_registered_ids", lambda connection, ids: set())
+    response = upload(csv_file("recipient,provider_message_id",
+                               f"+6581234568,SM{7:032x}", f"+6581234569,{taken}"))
+    assert response.status_code == 409
+    assert problem(response) == ("Nothing was imported: another system registered some of "
+                                 "these messages at the same moment. Import the file again. "
+                                 "Fix this, then choose the file again and import it.")
+    assert table_sizes(app) == sizes
 
 
 def test_callbacks_that_came_first_are_applied_when_the_import_ends(

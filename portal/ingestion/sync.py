@@ -344,7 +344,16 @@ def start_job(campaign_id, hours):
 
 def run_job(job_id, campaign_id, before, hours, sleep=time.sleep):
     """Run a job made by start_job to its end, keeping its row up to date. Never raises:
-    whatever happens ends in the job's state and message."""
+    whatever happens ends in the job's state and message, unless the job was taken for
+    stopped meanwhile (background.Superseded): then it ends leaving the row as it is."""
+    try:
+        _run_job(job_id, campaign_id, before, hours, sleep)
+    except background.Superseded:
+        log.warning("sync job %s of campaign %s was taken for stopped; it ended", job_id,
+                    campaign_id, extra={"campaign_id": campaign_id})
+
+
+def _run_job(job_id, campaign_id, before, hours, sleep):
     with db.engine.connect() as connection:
         total = connection.execute(
             sa.select(jobs.c.total).where(jobs.c.id == job_id)).scalar_one()
@@ -362,6 +371,8 @@ def run_job(job_id, campaign_id, before, hours, sleep=time.sleep):
         update(state=FAILED, done=error.tally.asked, finished_at=utcnow(),
                message=failure_text(error, label))
         return
+    except background.Superseded:
+        raise
     except Exception:
         log.exception("sync job %s of campaign %s stopped unexpectedly", job_id, campaign_id,
                       extra={"campaign_id": campaign_id})
