@@ -160,10 +160,11 @@ def main():
         for workers in arguments.workers:
             ratios = []
             for number in range(arguments.rounds):
+                portal_first = number % 2 == 1
                 rate, floor_rate, answers, floor_answers, logged, counts_ok = one_round(
-                    kind, store, workers, callbacks, portal_first=number % 2 == 1)
+                    kind, store, workers, callbacks, portal_first)
                 ratios.append(rate / floor_rate)
-                first = "portal" if number % 2 else "floor"
+                first = "portal" if portal_first else "floor"
                 print(f"{workers} workers ({first} first): portal {rate:,.0f} callbacks/s "
                       f"{answers}; floor {floor_rate:,.0f}/s {floor_answers}; ratio "
                       f"{ratios[-1]:.2f}")

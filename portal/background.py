@@ -95,16 +95,15 @@ def heartbeat(engine, job_id, name):
     """For the length of the block, mark the running job as alive every HEARTBEAT_SECONDS
     from a thread of its own, so that a job waiting a long time (on a rate limit, a slow
     provider) is not taken for stopped. A mark that fails is logged and tried again at the
-    next beat."""
+    next beat; the beats end early once the row is no longer running."""
     done = threading.Event()
 
     def beat():
         while not done.wait(HEARTBEAT_SECONDS):
             try:
-                with write_transaction(engine) as connection:
-                    connection.execute(jobs.update()
-                                       .where(jobs.c.id == job_id, jobs.c.state == RUNNING)
-                                       .values(heartbeat_at=utcnow()))
+                update_job(engine, job_id)
+            except Superseded:
+                return
             except Exception:
                 log.warning("could not mark job %s as alive; trying again", job_id,
                             exc_info=True, extra={"job_id": job_id})

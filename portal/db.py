@@ -165,6 +165,12 @@ def upsert_add(connection, table, keys, column, amount):
     connection.execute(statement)
 
 
+def bind_processor(sql_type, dialect):
+    """The function that turns a Python value into what the driver takes for ``sql_type``
+    (an aware timestamp into naive UTC, …), or None when the value goes as it is."""
+    return sql_type.dialect_impl(dialect).bind_processor(dialect)
+
+
 def insert_many(connection, table, rows):
     """INSERT ``rows`` (dicts with the same keys) into ``table`` in the caller's
     transaction. On PostgreSQL by COPY: psycopg runs an executemany as one INSERT per row,
@@ -180,8 +186,7 @@ def insert_many(connection, table, rows):
     dialect = connection.dialect
     names = list(rows[0])
     # Each value as SQLAlchemy would bind it (aware timestamps become naive UTC, …).
-    processors = [(name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-                  for name in names]
+    processors = [(name, bind_processor(table.c[name].type, dialect)) for name in names]
     quote = dialect.identifier_preparer.quote
     sql = f"COPY {quote(table.name)} ({', '.join(quote(name) for name in names)}) FROM STDIN"
     try:
@@ -224,7 +229,7 @@ class DriverStatement:
         # The statement's own literals ('' in coalesce(x, ''), …) are parameters too.
         self.defaults = {name: bind.effective_value
                          for name, bind in self.compiled.binds.items()}
-        processors = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+        processors = {name: bind_processor(bind.type, dialect)
                       for name, bind in self.compiled.binds.items()}
         self.processors = [(name, processor) for name, processor in processors.items()
                            if processor is not None]

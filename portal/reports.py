@@ -297,8 +297,6 @@ def expired(job, now=None):
     return job.finished_at is not None and job.finished_at < _keep_since(now)
 
 
-
-
 def expired_files(engine, folder, now=None):
     """The files in the folder to remove: any file but those of report jobs still running or
     finished less than KEEP_SECONDS ago, and any file not written to for KEEP_SECONDS (as one

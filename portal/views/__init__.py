@@ -1,5 +1,6 @@
 """The portal's pages, one blueprint per feature."""
 
+from portal import background
 from portal.security import csrf
 from portal.views import admin
 from portal.views import api
@@ -28,4 +29,4 @@ def register(app):
 
     @app.context_processor
     def portal_globals():
-        return {"portal_name": "SMS Campaign Portal"}
+        return {"portal_name": "SMS Campaign Portal", "job_stopped": background.stopped}

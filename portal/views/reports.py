@@ -129,7 +129,7 @@ def show_progress(campaign, job, note=None):
     file_url = url_for("reports.prepared_file", campaign_id=campaign.id, job_id=job.id)
     response = partials.render("report_job.html", "partials/report_progress.html",
                                campaign=campaign, job=job, ready=ready, file_url=file_url,
-                               note=note, abandoned=background.stopped(job))
+                               note=note)
     if ready and partials.wants_partial():
         response.headers["HX-Redirect"] = file_url
     return response

@@ -1,7 +1,6 @@
 """Asking the provider for missing statuses from a campaign's page: the sync runs in a
 thread of the web process and writes its progress to a Job row, which the page polls."""
 
-
 import sqlalchemy as sa
 from flask import Blueprint
 from flask import abort
@@ -30,8 +29,7 @@ def latest_sync(campaign_id):
 
 @bp.app_context_processor
 def sync_helpers():
-    return {"latest_sync": latest_sync, "job_stopped": background.stopped,
-            "sync_stopped_message": sync.STOPPED,
+    return {"latest_sync": latest_sync, "sync_stopped_message": sync.STOPPED,
             "sync_after_hours": current_app.config["PORTAL_SYNC_AFTER_HOURS"]}
 
 
