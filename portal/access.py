@@ -77,10 +77,10 @@ def check_marked(app):
 
     @app.before_request
     def _every_route_is_guarded():
-        if request.endpoint is None:
-            return None  # 404 and 405 answers
-        view = app.view_functions.get(request.endpoint)
-        if request.endpoint == "static" or getattr(view, "portal_access", None):
+        endpoint = request.endpoint
+        if endpoint is None or endpoint == "static":  # 404 and 405 answers, static files
+            return None
+        if getattr(app.view_functions.get(endpoint), "portal_access", None):
             return None
         abort(500, f"The page {request.path} has no access rule, so it is closed.")
 

@@ -7,7 +7,6 @@ import re
 import secrets
 import time
 
-from flask import g
 from flask import has_request_context
 from flask import request
 
@@ -17,9 +16,15 @@ STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "reques
 log = logging.getLogger("portal.requests")
 
 
+ID_KEY = "portal.request_id"
+STARTED_KEY = "portal.request_started"
+
+
 class RequestIdFilter(logging.Filter):
     def filter(self, record):
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        if not hasattr(record, "request_id"):
+            record.request_id = (request.environ.get(ID_KEY, "-") if has_request_context()
+                                 else "-")
         return True
 
 
@@ -57,21 +62,40 @@ def configure(level, style):
     root.setLevel(level)
 
 
-def init_app(app):
-    @app.before_request
-    def _start():
-        given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
-        g.request_started = time.perf_counter()
+class RequestLog:
+    """WSGI middleware: gives each request an id (the caller's X-Request-ID when it is a
+    plausible one), answers with it in X-Request-ID, and logs every request but a static
+    file's at INFO with its status and time. Here rather than in Flask's before- and
+    after-request functions, each of which costs every request a few microseconds more:
+    callbacks come by the thousand a minute."""
 
-    @app.after_request
-    def _finish(response):
-        response.headers["X-Request-ID"] = g.get("request_id", "")
-        if log.isEnabledFor(logging.INFO) and request.endpoint != "static":
-            milliseconds = (time.perf_counter() - g.get("request_started", time.perf_counter()))
-            log.info("%s %s %s %.1f ms", request.method, request.path, response.status_code,
-                     milliseconds * 1000,
-                     extra={"method": request.method, "path": request.path,
-                            "status": response.status_code,
-                            "duration_ms": round(milliseconds * 1000, 1)})
-        return response
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        given = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = given if REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
+        environ[ID_KEY] = request_id
+        environ[STARTED_KEY] = started = time.perf_counter()
+
+        def start(status, headers, exc_info=None):
+            headers.append(("X-Request-ID", request_id))
+            path = environ.get("PATH_INFO", "")
+            if log.isEnabledFor(logging.INFO) and not path.startswith("/static/"):
+                milliseconds = round((time.perf_counter() - started) * 1000, 1)
+                method, code = environ.get("REQUEST_METHOD", ""), int(status[:3])
+                log.info("%s %s %s %.1f ms", method, path, code, milliseconds,
+                         extra={"method": method, "path": path, "status": code,
+                                "duration_ms": milliseconds, "request_id": request_id})
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, start)
+
+
+def request_seconds():
+    """Seconds since the current request reached the portal."""
+    return time.perf_counter() - request.environ.get(STARTED_KEY, time.perf_counter())
+
+
+def init_app(app):
+    app.wsgi_app = RequestLog(app.wsgi_app)

@@ -89,6 +89,9 @@ def init_app(app):
     app.config.setdefault("WTF_CSRF_ENABLED", True)
     csrf.init_app(app)
     login_manager.init_app(app)
+    # No sign-in outlives its session (there is no "remember me"), so Flask-Login's refresh
+    # of a remember cookie after every request, callbacks included, has nothing to do.
+    app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
     access.check_marked(app)
 
     @app.errorhandler(CSRFError)

@@ -2,11 +2,14 @@
 warning, and polling that slows down and stops."""
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
 
+from portal import stats
 from portal.db import utcnow
+from portal.views import campaigns
 from tests.conftest import HTMX
 from tests.conftest import page
 from tests.conftest import text
@@ -129,6 +132,22 @@ def test_polls_while_in_flight_and_slows_while_nothing_changes(client, make_camp
     fingerprint_changed = url.replace("seen=", "seen=x")
     _, trigger = poll(page(client.get(fingerprint_changed, headers=HTMX)))
     assert trigger == "load delay:2s"  # something changed: fast again
+
+
+def test_polling_slows_when_the_server_is_slow(client, make_campaign, monkeypatch):
+    campaign_id = make_campaign("Going out", [("+6581234567", "sending", None)])
+    url, _ = poll(page(client.get(f"/campaigns/{campaign_id}")))
+    counted = stats.campaign_stats
+
+    def slowly(*args):
+        time.sleep(0.03)
+        return counted(*args)
+
+    monkeypatch.setattr(campaigns, "SLOW_SERVER_SECONDS", 0.02)
+    monkeypatch.setattr(stats, "campaign_stats", slowly)
+    # Something changed, which would poll fast again, but this answer took too long.
+    _, trigger = poll(page(client.get(url.replace("seen=", "seen=x"), headers=HTMX)))
+    assert trigger == "load delay:4s"
 
 
 def test_polling_never_exceeds_the_longest_interval(client, make_campaign):

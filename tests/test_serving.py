@@ -56,6 +56,33 @@ def test_one_json_line_per_request_with_its_fields(client):
     assert line["duration_ms"] >= 0
 
 
+def logged_lines(client, *requests):
+    stream = io.StringIO()
+    handler = observability.make_handler("json", stream)
+    logging.getLogger().addHandler(handler)
+    try:
+        answers = [client.open(path, method=method, headers=headers)
+                   for method, path, headers in requests]
+        for answer in answers:
+            answer.close()  # a static file's answer holds the file open
+    finally:
+        logging.getLogger().removeHandler(handler)
+    return answers, [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_every_line_of_a_request_carries_its_id_and_static_files_are_not_logged(client):
+    forged = ("POST", "/callbacks/twilio", {"X-Request-ID": "cb-7"})
+    style = ("GET", "/static/portal.css", {"X-Request-ID": "css-1"})
+    (refused, stylesheet), lines = logged_lines(client, forged, style)
+    assert refused.status_code == 403 and stylesheet.status_code == 200
+    assert stylesheet.headers["X-Request-ID"] == "css-1"
+    warning = [line for line in lines if line["logger"] == "portal.views.callbacks"]
+    requests = [line for line in lines if line["logger"] == "portal.requests"]
+    assert [line["request_id"] for line in warning] == ["cb-7"]
+    assert [(line["request_id"], line["path"], line["status"]) for line in requests] == [
+        ("cb-7", "/callbacks/twilio", 403)]
+
+
 def test_a_report_is_one_moment_while_statuses_change(app, make_campaign):
     size = reports.PAGE_ROWS * 2 + 17
     campaign_id = make_campaign("Busy", [(f"+6581{n:06d}", "queued", None)

@@ -1,13 +1,11 @@
 """A campaign's page: how its messages fared, why some failed, and what to do."""
 
-import time
-
 from flask import Blueprint
 from flask import current_app
-from flask import g
 from flask import request
 
 from portal import access
+from portal import observability
 from portal import stats
 from portal import statuses
 from portal.db import db
@@ -33,7 +31,7 @@ def next_poll(campaign_stats):
         previous = POLL_FIRST
     previous = min(max(previous, POLL_FIRST), POLL_LONGEST)
     unchanged = request.args.get("seen") == campaign_stats.fingerprint
-    slow = time.perf_counter() - g.request_started > SLOW_SERVER_SECONDS
+    slow = observability.request_seconds() > SLOW_SERVER_SECONDS
     if unchanged or slow:
         return min(previous * 2, POLL_LONGEST)
     return POLL_FIRST
