@@ -4,9 +4,11 @@ a reason when forged or malformed, without changing anything stored."""
 import json
 import logging
 
+import pytest
 import sqlalchemy as sa
 
 from portal import counters
+from portal.db import HeldConnections
 from portal.db import db
 from portal.models import Message
 from portal.models import StatusEvent
@@ -41,6 +43,23 @@ def test_a_signed_callback_moves_the_message_and_the_counts(app, make_campaign,
     event = logged_events(app)[-1]
     assert event.signature_ok and event.outcome == "applied" and event.source == "callback"
     assert json.loads(event.params)["MessageStatus"] == "delivered"
+
+
+def test_a_callback_after_its_connection_broke_is_applied_on_a_new_one(app, make_campaign,
+                                                                     twilio_callback):
+    campaign_id = make_campaign("Live", [("+6581234567", "queued", None)] * 2)
+    assert twilio_callback(sid(campaign_id, 0), "sent").json["outcome"] == "applied"
+    with app.app_context():
+        held, driver_error = HeldConnections.of(db.engine), db.engine.dialect.loaded_dbapi.Error
+    held.local.pooled.driver_connection.close()  # the connection dropped under the portal
+
+    with pytest.raises(driver_error):  # a 500 outside tests; nothing of it is stored
+        twilio_callback(sid(campaign_id, 1), "sent")
+    assert message(app, sid(campaign_id, 1)) == ("QUEUED", "queued", None)
+    again = twilio_callback(sid(campaign_id, 1), "sent")
+    assert again.status_code == 200 and again.json["outcome"] == "applied"
+    assert message(app, sid(campaign_id, 1))[1] == "sent"
+    assert stored_counts(app, campaign_id) == {("SENT", "sent", ""): 2}
 
 
 def test_late_and_duplicate_callbacks_change_nothing(app, make_campaign, twilio_callback):
