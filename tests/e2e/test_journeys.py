@@ -13,6 +13,7 @@ import openpyxl
 import pytest
 from playwright.sync_api import expect
 
+from portal.ingestion import sync
 from tests.e2e.conftest import ADMIN
 from tests.e2e.conftest import BIN
 from tests.e2e.conftest import MANAGER
@@ -192,11 +193,14 @@ def test_reports_download_through_the_browser_and_open_in_their_readers(new_page
 
 
 def test_an_admin_asks_twilio_for_missing_statuses_and_watches_the_progress(
-        new_page, twilio):
+        new_page, twilio, monkeypatch):
     page = new_page(ADMIN)
     open_campaign(page, "Road works on Orchard Road")
     asked_before = len(twilio.asked)
     in_flight = count(page, "queued") + count(page, "sending")
+    assert in_flight > 2 * sync.CHUNK  # asked about in three chunks or more
+    # Each chunk of answers takes some 3 s, so the page's polls (every second) see each.
+    monkeypatch.setattr(twilio, "delay", 0.03)
     page.get_by_role("button", name=re.compile("Ask Twilio for missing statuses")).click()
 
     progress = page.locator("#sync-progress")
