@@ -278,7 +278,7 @@ class DriverStatement:
 class HeldConnections:
     """One pooled connection per thread for an engine's DriverTransactions, checked out at
     the thread's first transaction and kept for the next: checking a connection out of
-    SQLAlchemy's pool and back in for every callback cost the callback benchmark about 2%
+    SQLAlchemy's pool and back in for every callback cost the callback benchmark about 3%
     of its rate. A connection goes back to the pool when its transaction fails (the pool
     drops a broken one), when its thread ends, and when the engine is disposed."""
 
